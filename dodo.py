@@ -1,0 +1,37 @@
+"""Build the course: `doit` runs every stale section and renders every lecture (see README.md).
+
+This file only wires the stages together; the work lives in the lecturebuild package. Loading it
+validates the course (reporting every problem before anything runs) and never imports torch.
+"""
+
+from pathlib import Path
+
+from doit import get_var
+
+from lecturebuild import tasks
+
+# The course to build: this repository's, or another folder's with `doit course=PATH`.
+ROOT = Path(get_var("course", Path(__file__).resolve().parent)).resolve()
+DOIT_CONFIG = tasks.doit_config(ROOT)
+COURSE = tasks.load_or_exit(ROOT)
+DEVICE = tasks.device_or_exit(tasks.requested_device())
+
+
+def task_execute():
+    """Run each lecture's stale sections on the device (doit device=auto|cpu|cuda)."""
+    yield from tasks.execute_tasks(COURSE, DEVICE)
+
+
+def task_markdown():
+    """Render the Markdown handouts: build/markdown/<lecture>.md."""
+    yield from tasks.render_tasks(COURSE, "markdown")
+
+
+def task_html():
+    """Render the HTML pages: build/html/<lecture>.html."""
+    yield from tasks.render_tasks(COURSE, "html")
+
+
+def task_notebook():
+    """Render the executed notebooks: build/notebooks/<lecture>.ipynb."""
+    yield from tasks.render_tasks(COURSE, "notebook")

@@ -1,0 +1,147 @@
+"""Which sections must run, and why: a cache keyed per section by everything that can change its output.
+
+A section's key hashes its snippet code, the lecture's setup code and seed, the keys of the sections
+it needs, the device kind, the torch and Python versions and the code of the executor itself. Prose
+and templates are not in it, so editing them never runs code. The stored result is the cache: a
+section is fresh when its stored result has the same key and ran to the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from .errors import DeviceError
+from .model import SETUP_ID, Lecture, Section, SectionResult, Snippet
+
+DEVICES = ("auto", "cpu", "cuda")
+_PACKAGE = Path(__file__).resolve().parent
+EXECUTOR_FILES = ("capture.py", "worker.py", "model.py")  # the code that runs snippets and records results
+
+
+def _digest(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class RunEnvironment:
+    """The inputs every section shares: where and with what it runs."""
+
+    device: str  # resolved kind: "cpu" or "cuda"
+    torch: str
+    python: str
+    executor: str  # digest of EXECUTOR_FILES
+
+    @classmethod
+    def detect(cls, request: str) -> "RunEnvironment":
+        return cls(device=resolve_device(request), torch=torch_version(), python=platform.python_version(),
+                   executor=_digest(*((_PACKAGE / f).read_text(encoding="utf-8") for f in EXECUTOR_FILES)))
+
+
+def torch_version() -> str:
+    """The installed torch's version, read from its metadata: the build never imports torch."""
+    try:
+        return metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        return "none"
+
+
+def cuda_present() -> bool:
+    """A CUDA-enabled torch and an NVIDIA driver on this machine (checked without importing torch)."""
+    return "+cpu" not in torch_version() and torch_version() != "none" and Path("/dev/nvidiactl").exists()
+
+
+def resolve_device(request: str) -> str:
+    """'auto' -> 'cuda' where CUDA is present, else 'cpu'. Asking for 'cuda' without it is an error."""
+    if request not in DEVICES:
+        raise DeviceError(f"unknown device {request!r}: use one of {', '.join(DEVICES)}")
+    if request == "cuda" and not cuda_present():
+        raise DeviceError(f"device 'cuda' was asked for, but this machine has no CUDA device usable by torch "
+                          f"{torch_version()} (a CPU build or no NVIDIA driver); use device=auto or device=cpu")
+    if request == "auto":
+        return "cuda" if cuda_present() else "cpu"
+    return request
+
+
+@dataclass(frozen=True)
+class Job:
+    """One section to run: `section` is SETUP_ID for the lecture's setup."""
+
+    section: str
+    key: str
+    inputs: dict[str, str]
+    reason: str
+
+
+def _snippets_digest(snippets: tuple[Snippet, ...]) -> str:
+    return _digest(*(f"{s.name}\n{s.raises}\n{s.code}" for s in snippets))
+
+
+def lecture_inputs(lecture: Lecture, env: RunEnvironment) -> dict[str, dict[str, str]]:
+    """The inputs of the setup and of every section with code, by section id, in lecture order."""
+    common = {"device": env.device, "torch": env.torch, "python": env.python, "executor": env.executor,
+              "seed": str(lecture.seed),
+              "setup": _snippets_digest((lecture.setup,)) if lecture.setup else "none"}
+    table = {SETUP_ID: dict(common)}
+    keys: dict[str, str] = {}
+    for section in lecture.runnable:
+        inputs = dict(common, code=_snippets_digest(section.snippets))
+        for need in section.needs:
+            inputs[f"needs {need}"] = keys.get(need, "no code")
+        table[section.id] = inputs
+        keys[section.id] = key_of(inputs)
+    return table
+
+
+def lecture_keys(lecture: Lecture, env: RunEnvironment) -> dict[str, str]:
+    return {sid: key_of(inputs) for sid, inputs in lecture_inputs(lecture, env).items()}
+
+
+def key_of(inputs: dict[str, str]) -> str:
+    return _digest(json.dumps(inputs, sort_keys=True))
+
+
+def plan_lecture(lecture: Lecture, env: RunEnvironment, stored: dict[str, SectionResult | None]) -> list[Job]:
+    """The sections whose stored result is missing, failed or made from other inputs."""
+    jobs = []
+    for section, inputs in lecture_inputs(lecture, env).items():
+        if section == SETUP_ID and lecture.setup is None:
+            continue
+        key = key_of(inputs)
+        previous = stored.get(section)
+        if previous is not None and previous.key == key and previous.ok:
+            continue
+        jobs.append(Job(section=section, key=key, inputs=inputs, reason=why(previous, inputs)))
+    return jobs
+
+
+def why(previous: SectionResult | None, inputs: dict[str, str]) -> str:
+    """A short reason a section runs, naming the inputs that changed."""
+    if previous is None:
+        return "not run before"
+    if previous.key == key_of(inputs):
+        return "its last run failed"
+    changed = sorted(name for name in inputs.keys() | previous.inputs.keys()
+                     if inputs.get(name) != previous.inputs.get(name))
+    labels = {"code": "snippet code", "setup": "setup code", "executor": "lecturebuild's executor"}
+    described = []
+    for name in changed:
+        if name in ("device", "torch", "python"):
+            described.append(f"{name} {previous.inputs.get(name, '?')} -> {inputs.get(name, '?')}")
+        else:
+            described.append(labels.get(name, name))
+    return "changed: " + ", ".join(described)
+
+
+def sections_to_replay(lecture: Lecture, section_id: str) -> tuple[Section, ...]:
+    if section_id == SETUP_ID:
+        return ()
+    return lecture.closure(lecture.section(section_id))

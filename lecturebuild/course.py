@@ -1,0 +1,372 @@
+"""Load and validate a course: course.yml, lectures/*.md and the snippet files they name.
+
+Nothing here runs code or imports torch; `dodo.py` calls `load_course` every time it starts.
+Validation collects every problem in every lecture and raises one CourseError listing them all.
+
+A lecture source looks like this (the README documents it for instructors)::
+
+    ---
+    title: RNNs, LSTMs, and Sequence Modeling
+    order: 1
+    summary: One sentence for the index.
+    setup: setup.py          # optional, runs before every section
+    seed: 42                 # optional, default 0
+    ---
+    Intro prose.
+
+    ## A classifier {#classifier}
+    Prose.
+    ```{snippet} classifier.py
+    ```
+    It has {{ classifier.params | thousands }} parameters.
+
+    ## Training it {#training needs=classifier}
+    ```{snippet} train.py
+    :raises: RuntimeError
+    ```
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from . import quote
+from .errors import CourseError, Problem
+from .model import Course, Lecture, Prose, Section, Snippet
+
+FRONT_MATTER_KEYS = {"title": str, "order": int, "summary": str, "setup": str, "seed": int}
+REQUIRED_KEYS = ("title", "order", "summary")
+COURSE_KEYS = {"title": str, "description": str}
+SECTION_ATTRIBUTES = {"needs"}
+SNIPPET_OPTIONS = {"raises"}
+
+LECTURE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+SECTION_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+RESERVED_IDS = {"lecture", "course", "true", "false", "none", "and", "or", "not", "in", "is", "if", "else"}
+
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*(.*)$")
+HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
+HEADING_ATTRIBUTES = re.compile(r"\s*\{([^{}]*)\}$")
+DIRECTIVE = re.compile(r"^\{snippet\}\s*(.*)$")
+OPTION = re.compile(r"^:([A-Za-z_-]+):\s*(.*)$")
+
+
+def load_course(root: Path) -> Course:
+    """Read and validate the whole course under `root`; raise CourseError listing every problem."""
+    root = Path(root).resolve()
+    problems: list[Problem] = []
+    title, description = _load_course_config(root, problems)
+    lectures_dir = root / "lectures"
+    sources = sorted(lectures_dir.glob("*.md")) if lectures_dir.is_dir() else []
+    if not sources:
+        problems.append(Problem(lectures_dir, 0, "no lectures found (expected lectures/<name>.md files)"))
+    lectures = [lec for src in sources if (lec := _load_lecture(root, src, problems)) is not None]
+    _check_orders(lectures, problems)
+    if problems:
+        raise CourseError(problems)
+    lectures.sort(key=lambda lec: (lec.order, lec.name))
+    return Course(root=root, title=title, description=description, lectures=tuple(lectures))
+
+
+def _load_course_config(root: Path, problems: list[Problem]) -> tuple[str, str]:
+    path = root / "course.yml"
+    if not path.exists():
+        return root.name, ""
+    data, lines = _parse_yaml(path, path.read_text(encoding="utf-8"), 0, problems)
+    _check_keys(path, data, lines, COURSE_KEYS, (), problems)
+    return str(data.get("title", root.name)), str(data.get("description", ""))
+
+
+# ----------------------------------------------------------------------------------------------
+# One lecture
+
+
+@dataclass
+class _SectionDraft:
+    """A section while its lines are being read; frozen into a Section at the end."""
+
+    id: str
+    title: str
+    line: int
+    needs: tuple[str, ...]
+    blocks: list = field(default_factory=list)
+
+
+def _load_lecture(root: Path, source: Path, problems: list[Problem]) -> Lecture | None:
+    name = source.stem
+    before = len(problems)
+    if not LECTURE_NAME.match(name):
+        problems.append(Problem(source, 0, f"lecture file name {name!r} must be letters, digits, '-' and '_'"))
+        return None
+    try:
+        text = source.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(source, 0, f"not valid UTF-8: {exc.reason} at byte {exc.start}"))
+        return None
+    lines = text.splitlines()
+    meta, body_start = _front_matter(source, lines, problems)
+    snippets_dir = root / "snippets" / name
+    reader = _BodyReader(root, source, snippets_dir, problems)
+    intro, drafts = reader.read(lines, body_start)
+    sections = _freeze_sections(source, drafts, problems)
+    setup = None
+    if "setup" in meta:
+        setup = reader.snippet(str(meta["setup"]), meta.get("_line_setup", 1), raises="")
+    for prose, ids in _all_prose(intro, sections):
+        problems.extend(quote.check_prose(source, prose, ids))
+    if len(problems) != before or any(k not in meta for k in REQUIRED_KEYS):
+        return None
+    return Lecture(
+        name=name,
+        source=source,
+        title=str(meta["title"]),
+        order=int(meta["order"]),
+        summary=str(meta["summary"]),
+        seed=int(meta.get("seed", 0)),
+        setup=setup,
+        intro=tuple(intro),
+        sections=sections,
+    )
+
+
+def _all_prose(intro: list[Prose], sections: tuple[Section, ...]):
+    runnable = {s.id for s in sections if s.snippets}
+    for prose in intro:
+        yield prose, runnable
+    for section in sections:
+        for block in section.blocks:
+            if isinstance(block, Prose):
+                yield block, runnable
+
+
+def _front_matter(source: Path, lines: list[str], problems: list[Problem]) -> tuple[dict, int]:
+    """Parse the YAML between the leading '---' lines; return it and the index of the body's first line."""
+    if not lines or lines[0].strip() != "---":
+        problems.append(Problem(source, 1, "missing front matter: the file must start with a '---' line"))
+        return {}, 0
+    end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
+    if end is None:
+        problems.append(Problem(source, 1, "front matter is not closed by a '---' line"))
+        return {}, len(lines)
+    data, key_lines = _parse_yaml(source, "\n".join(lines[1:end]), 1, problems)
+    _check_keys(source, data, key_lines, FRONT_MATTER_KEYS, REQUIRED_KEYS, problems)
+    if "setup" in key_lines:
+        data["_line_setup"] = key_lines["setup"]
+    return data, end + 1
+
+
+def _parse_yaml(path: Path, text: str, offset: int, problems: list[Problem]) -> tuple[dict, dict[str, int]]:
+    """Parse a YAML mapping; return it and the line of each key (offset = lines before `text`)."""
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 + offset if mark else offset + 1
+        reason = getattr(exc, "problem", None) or str(exc)
+        problems.append(Problem(path, line, f"invalid YAML: {reason}"))
+        return {}, {}
+    if data is None:
+        return {}, {}
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        problems.append(Problem(path, offset + 1, "expected 'key: value' lines"))
+        return {}, {}
+    key_lines = {str(k.value): k.start_mark.line + 1 + offset for k, _ in node.value}
+    return data, key_lines
+
+
+def _check_keys(path, data, key_lines, allowed, required, problems) -> None:
+    for key, value in data.items():
+        line = key_lines.get(str(key), 0)
+        if key not in allowed:
+            known = ", ".join(sorted(allowed))
+            problems.append(Problem(path, line, f"unknown key {key!r} (known keys: {known})"))
+        elif not isinstance(value, allowed[key]) or isinstance(value, bool):
+            wanted = "an integer" if allowed[key] is int else "text"
+            problems.append(Problem(path, line, f"{key!r} must be {wanted}, got {value!r}"))
+    for key in required:
+        if key not in data:
+            problems.append(Problem(path, 1, f"front matter lacks {key!r}"))
+
+
+class _BodyReader:
+    """Splits a lecture body into intro prose and sections, reading {snippet} directives."""
+
+    def __init__(self, root: Path, source: Path, snippets_dir: Path, problems: list[Problem]):
+        self.root = root
+        self.source = source
+        self.snippets_dir = snippets_dir
+        self.problems = problems
+
+    def problem(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.source, line, message))
+
+    def read(self, lines: list[str], start: int) -> tuple[list[Prose], list[_SectionDraft]]:
+        intro: list = []
+        sections: list[_SectionDraft] = []
+        blocks = intro
+        prose: list[str] = []
+        prose_line = start + 1
+
+        def flush() -> None:
+            text = "\n".join(prose).strip("\n")
+            if text.strip():
+                first = prose_line + next(i for i, ln in enumerate(prose) if ln.strip())
+                blocks.append(Prose(text=text, line=first))
+            prose.clear()
+
+        i = start
+        while i < len(lines):
+            line, number = lines[i], i + 1
+            fence = FENCE.match(line)
+            if fence:
+                close = self._closing_fence(lines, i, fence.group(1))
+                directive = DIRECTIVE.match(fence.group(2).strip())
+                if directive:
+                    flush()
+                    snippet = self._directive(directive.group(1), lines[i + 1 : close], number)
+                    if blocks is intro:
+                        self.problem(number, "a {snippet} must be inside a section ('## Title' above it)")
+                    elif snippet is not None:
+                        blocks.append(snippet)
+                    prose_line = close + 2
+                else:
+                    prose.extend(lines[i : close + 1])
+                i = close + 1
+                continue
+            heading = HEADING.match(line)
+            if heading and len(heading.group(1)) <= 2:
+                flush()
+                if len(heading.group(1)) == 1:
+                    self.problem(number, "'#' headings are not allowed: the title comes from the front matter "
+                                 "and sections start at '## Title'")
+                else:
+                    sections.append(self._section(heading.group(2), number))
+                    blocks = sections[-1].blocks
+                prose_line = number + 1
+            else:
+                prose.append(line)
+            i += 1
+        flush()
+        return intro, sections
+
+    def _closing_fence(self, lines: list[str], start: int, opener: str) -> int:
+        for j in range(start + 1, len(lines)):
+            stripped = lines[j].strip()
+            if stripped.startswith(opener[0] * len(opener)) and not stripped.strip(opener[0]):
+                return j
+        self.problem(start + 1, "code fence is never closed")
+        return len(lines) - 1
+
+    def _section(self, text: str, line: int) -> _SectionDraft:
+        attributes = HEADING_ATTRIBUTES.search(text)
+        title = text[: attributes.start()].strip() if attributes else text.strip()
+        section_id, needs = "", ()
+        if attributes:
+            try:
+                tokens = shlex.split(attributes.group(1))
+            except ValueError as exc:
+                tokens = []
+                self.problem(line, f"cannot read the heading's attributes: {exc}")
+            for token in tokens:
+                if token.startswith("#"):
+                    section_id = token[1:]
+                elif "=" in token:
+                    key, value = token.split("=", 1)
+                    if key == "needs":
+                        needs = tuple(n for n in re.split(r"[,\s]+", value) if n)
+                    else:
+                        self.problem(line, f"unknown section attribute {key!r} (known: needs)")
+                else:
+                    self.problem(line, f"cannot read section attribute {token!r}: use '#id' or 'needs=a,b'")
+        if not section_id:
+            section_id = _identifier(title)
+        elif not SECTION_ID.match(section_id) or section_id in RESERVED_IDS or keyword.iskeyword(section_id):
+            self.problem(line, f"section id {section_id!r} must be lowercase letters, digits and '_', "
+                         "starting with a letter, and not a reserved word")
+        return _SectionDraft(id=section_id, title=title, line=line, needs=needs)
+
+    def _directive(self, argument: str, body: list[str], line: int) -> Snippet | None:
+        options: dict[str, str] = {}
+        for offset, text in enumerate(body, start=1):
+            if not text.strip():
+                continue
+            option = OPTION.match(text.strip())
+            if not option:
+                self.problem(line + offset, "a {snippet} block holds only ':option: value' lines; "
+                             "the code lives in the snippet file")
+            elif option.group(1) not in SNIPPET_OPTIONS:
+                self.problem(line + offset, f"unknown snippet option {option.group(1)!r} (known: raises)")
+            else:
+                options[option.group(1)] = option.group(2).strip()
+        if not argument.strip():
+            self.problem(line, "a {snippet} directive needs a file name: ```{snippet} name.py")
+            return None
+        return self.snippet(argument.strip(), line, raises=options.get("raises", ""))
+
+    def snippet(self, name: str, line: int, raises: str) -> Snippet | None:
+        path = (self.snippets_dir / name).resolve()
+        if not path.is_relative_to(self.snippets_dir.resolve()):
+            self.problem(line, f"snippet path {name!r} leaves snippets/{self.snippets_dir.name}/")
+            return None
+        rel = path.relative_to(self.root).as_posix()
+        if path.suffix != ".py":
+            self.problem(line, f"snippet {rel} must be a .py file")
+            return None
+        if not path.is_file():
+            self.problem(line, f"snippet file {rel} does not exist")
+            return None
+        try:
+            code = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            self.problem(line, f"snippet file {rel} is not valid UTF-8: {exc.reason}")
+            return None
+        return Snippet(name=name, file=rel, path=path, code=code, line=line, raises=raises)
+
+
+def _identifier(title: str) -> str:
+    ident = re.sub(r"[^a-z0-9]+", "_", title.lower()).strip("_") or "section"
+    return ident if ident[0].isalpha() else "s" + ident
+
+
+def _freeze_sections(source: Path, drafts: list[_SectionDraft], problems: list[Problem]) -> tuple[Section, ...]:
+    seen: dict[str, int] = {}
+    used_snippets: dict[str, int] = {}
+    for draft in drafts:
+        if draft.id in seen:
+            problems.append(Problem(source, draft.line, f"duplicate section id {draft.id!r} "
+                                    f"(first used on line {seen[draft.id]})"))
+        for need in draft.needs:
+            if need == draft.id:
+                problems.append(Problem(source, draft.line, f"section {draft.id!r} cannot need itself"))
+            elif need in seen:
+                continue
+            elif any(d.id == need for d in drafts):
+                later = next(d.line for d in drafts if d.id == need)
+                problems.append(Problem(source, draft.line, f"section {draft.id!r} needs {need!r}, which comes "
+                                        f"later (line {later}); a section may only build on earlier ones"))
+            else:
+                problems.append(Problem(source, draft.line, f"section {draft.id!r} needs unknown section {need!r}"))
+        for block in draft.blocks:
+            if isinstance(block, Snippet):
+                if block.name in used_snippets:
+                    problems.append(Problem(source, block.line, f"snippet {block.file} is already used on line "
+                                            f"{used_snippets[block.name]}; each snippet file belongs to one place"))
+                used_snippets.setdefault(block.name, block.line)
+        seen.setdefault(draft.id, draft.line)
+    return tuple(Section(id=d.id, title=d.title, line=d.line, needs=d.needs, blocks=tuple(d.blocks)) for d in drafts)
+
+
+def _check_orders(lectures: list[Lecture], problems: list[Problem]) -> None:
+    by_order: dict[int, Lecture] = {}
+    for lecture in sorted(lectures, key=lambda lec: lec.name):
+        if lecture.order in by_order:
+            other = by_order[lecture.order].source.name
+            problems.append(Problem(lecture.source, 1, f"order {lecture.order} is also used by {other}"))
+        by_order.setdefault(lecture.order, lecture)

@@ -1,0 +1,46 @@
+"""Every error a user can see, in one hierarchy. Each carries a message, never our stack frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the course, located in a file."""
+
+    file: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else str(self.file)
+        return f"{where}: {self.message}"
+
+
+class LectureBuildError(Exception):
+    """An error whose message is meant for the instructor."""
+
+
+class CourseError(LectureBuildError):
+    """The course failed validation; `problems` lists every problem found, not only the first."""
+
+    def __init__(self, problems: list[Problem] | tuple[Problem, ...]):
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        lines = [f"the course has {count} problem{'s' if count != 1 else ''}:"]
+        lines += [f"  {p}" for p in self.problems]
+        super().__init__("\n".join(lines))
+
+
+class RenderError(LectureBuildError):
+    """A template or a quoted value in the prose could not be rendered."""
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        super().__init__(str(problem))
+
+
+class DeviceError(LectureBuildError):
+    """The requested device cannot be used on this machine."""

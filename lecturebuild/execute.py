@@ -1,0 +1,91 @@
+"""Build side of execution: plan a lecture's runs, hand them to a worker process, report the outcome.
+
+The build process never imports torch and never runs snippet code; it starts one worker per lecture
+(`python -m lecturebuild.worker`) only when some section is stale, and reads progress from it.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+from . import cache
+from .model import SETUP_ID, Lecture, SectionResult
+from .store import Store
+from .worker import WorkerOptions
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def execute_lecture(lecture: Lecture, build: Path, device: str, jobs: int = 1) -> bool:
+    """Bring every section's stored result up to date; True when every section is ok."""
+    store = Store(Path(build).resolve())
+    env = cache.RunEnvironment.detect(device)
+    stored = load_results(store, lecture)
+    plan = cache.plan_lecture(lecture, env, stored)
+    if plan:
+        for job in plan:
+            say(f"  {lecture.name}/{job.section}: runs ({job.reason})")
+        options = WorkerOptions(device=env.device, build=store.build, jobs=jobs)
+        _run_worker(lecture, plan, options)
+        stored = load_results(store, lecture)
+    messages = failure_messages(lecture, stored, cache.lecture_keys(lecture, env))
+    for message in messages:
+        say(message)
+    return not messages
+
+
+def load_results(store: Store, lecture: Lecture) -> dict[str, SectionResult | None]:
+    ids = ([SETUP_ID] if lecture.setup else []) + [s.id for s in lecture.runnable]
+    return {sid: store.load(lecture.name, sid) for sid in ids}
+
+
+def _run_worker(lecture: Lecture, plan: list, options: WorkerOptions) -> None:
+    total, done = len(plan), 0
+    process = subprocess.Popen([sys.executable, "-m", "lecturebuild.worker"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parent.parent)
+    try:
+        process.stdin.write(pickle.dumps((lecture, plan, options)))
+        process.stdin.close()
+        for line in process.stdout:
+            event = json.loads(line)
+            if event["event"] == "done":
+                done += 1
+                status = "ok" if event["ok"] else "FAILED"
+                say(f"  [{done}/{total}] {lecture.name}/{event['section']}: {status} in "
+                    f"{event['seconds']:.2f} s on {event['device']}")
+        process.wait()
+    except BaseException:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        raise
+
+
+def failure_messages(lecture: Lecture, results: dict[str, SectionResult | None], keys: dict[str, str]) -> list[str]:
+    """One message per section that is not up to date and ok, naming lecture, section, snippet file and line."""
+    messages = []
+    for sid, result in results.items():
+        where = f"{lecture.source.name}: section {sid!r}" if sid != SETUP_ID else f"{lecture.source.name}: setup"
+        if result is None or result.key != keys[sid]:
+            messages.append(f"FAILED {where}: the worker stopped before the section finished")
+        elif result.failure:
+            messages.append(f"FAILED {where}: {result.failure}")
+        else:
+            for error in result.errors:
+                if not error.expected:
+                    messages.append(f"FAILED {where}: {error.ename} at {error.location}: {error.evalue}\n"
+                                    + _indent(error.traceback))
+    return messages
+
+
+def _indent(text: str) -> str:
+    return "".join(f"    {line}\n" for line in text.rstrip("\n").splitlines())
+

@@ -1,0 +1,233 @@
+"""The core types. All immutable; every stage takes one of these and returns the next.
+
+Course side (what the instructor wrote):  Course > Lecture > Section > Prose | Snippet
+Run side (what a real run produced):      SectionResult > SnippetRun > Output, plus Device
+
+Results cross a process boundary (the worker writes them, the build reads them) and live on disk
+as JSON, so each run-side type converts to and from plain data with `to_data` / `from_data`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+# ----------------------------------------------------------------------------------------------
+# What the instructor wrote
+
+
+@dataclass(frozen=True)
+class Prose:
+    """Markdown text; may quote run values as Jinja expressions such as ``{{ classifier.params }}``."""
+
+    text: str
+    line: int  # first line of the text in the lecture source
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A Python file under snippets/<lecture>/, placed in a section by a ``{snippet}`` directive."""
+
+    name: str  # path relative to snippets/<lecture>/, e.g. "rnn_basics.py"
+    file: str  # path relative to the course root, as messages and tracebacks show it
+    path: Path  # absolute path of the file
+    code: str
+    line: int  # line of the directive in the lecture source (the front matter's for a setup snippet)
+    raises: str = ""  # exception class name the snippet is expected to raise ("" = must not raise)
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str  # a Python identifier; prose quotes its values as {{ <id>.<name> }}
+    title: str
+    line: int
+    needs: tuple[str, ...]  # ids of earlier sections whose names this section uses
+    blocks: tuple[Union[Prose, Snippet], ...]
+
+    @property
+    def snippets(self) -> tuple[Snippet, ...]:
+        return tuple(b for b in self.blocks if isinstance(b, Snippet))
+
+
+@dataclass(frozen=True)
+class Lecture:
+    name: str  # file stem of lectures/<name>.md; also the name of its snippets folder
+    source: Path
+    title: str
+    order: int
+    summary: str
+    seed: int
+    setup: Snippet | None
+    intro: tuple[Prose, ...]
+    sections: tuple[Section, ...]
+
+    def section(self, section_id: str) -> Section:
+        for section in self.sections:
+            if section.id == section_id:
+                return section
+        raise KeyError(section_id)
+
+    def closure(self, section: Section) -> tuple[Section, ...]:
+        """The sections `section` builds on, directly or not, in lecture order."""
+        wanted: set[str] = set()
+        stack = list(section.needs)
+        while stack:
+            sid = stack.pop()
+            if sid not in wanted:
+                wanted.add(sid)
+                stack.extend(self.section(sid).needs)
+        return tuple(s for s in self.sections if s.id in wanted)
+
+    @property
+    def runnable(self) -> tuple[Section, ...]:
+        return tuple(s for s in self.sections if s.snippets)
+
+
+@dataclass(frozen=True)
+class Course:
+    root: Path
+    title: str
+    description: str
+    lectures: tuple[Lecture, ...]
+
+    def lecture(self, name: str) -> Lecture:
+        for lecture in self.lectures:
+            if lecture.name == name:
+                return lecture
+        raise KeyError(name)
+
+
+# ----------------------------------------------------------------------------------------------
+# What a run produced
+
+
+@dataclass(frozen=True)
+class Stream:
+    name: str  # "stdout" or "stderr"
+    text: str
+    kind: str = field(default="stream", init=False)
+
+
+@dataclass(frozen=True)
+class Figure:
+    file: str  # file name under build/results/<lecture>/figures/
+    width: int  # pixels of the PNG
+    height: int
+    alt: str  # the figure's title, for alt text
+    kind: str = field(default="figure", init=False)
+
+
+@dataclass(frozen=True)
+class Value:
+    """The value of a snippet's final bare expression, shown as a notebook shows it."""
+
+    text: str
+    kind: str = field(default="value", init=False)
+
+
+@dataclass(frozen=True)
+class Error:
+    ename: str
+    evalue: str
+    traceback: str  # formatted, frames of the snippet files only
+    file: str  # snippet file and line where it was raised ("" when unknown)
+    line: int
+    expected: bool  # the snippet is marked ``:raises:`` with this exception
+    kind: str = field(default="error", init=False)
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}" if self.file else "(unknown location)"
+
+
+Output = Union[Stream, Figure, Value, Error]
+_OUTPUT_TYPES = {"stream": Stream, "figure": Figure, "value": Value, "error": Error}
+
+
+@dataclass(frozen=True)
+class SnippetRun:
+    snippet: str  # Snippet.name
+    outputs: tuple[Output, ...]
+    seconds: float
+
+    @property
+    def error(self) -> Error | None:
+        return next((o for o in self.outputs if isinstance(o, Error)), None)
+
+
+@dataclass(frozen=True)
+class Device:
+    kind: str  # "cpu" or "cuda"
+    name: str  # e.g. "NVIDIA H100 80GB HBM3" or the CPU model
+    torch: str
+    python: str
+    cuda: str = ""  # CUDA runtime version when kind == "cuda"
+
+    @property
+    def description(self) -> str:
+        parts = [self.name]
+        if self.cuda:
+            parts.append(f"CUDA {self.cuda}")
+        parts += [f"torch {self.torch}", f"Python {self.python}"]
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class SectionResult:
+    """Everything one run of a section produced. ``section == "_setup"`` for a lecture's setup."""
+
+    lecture: str
+    section: str
+    key: str  # cache key: digest of `inputs`
+    inputs: dict[str, str]  # what the run depended on, by name, for "why did this re-run"
+    runs: tuple[SnippetRun, ...]
+    values: dict[str, Any]  # names the section defined, summarised as plain data (see capture.py)
+    device: Device
+    seconds: float
+    finished: str  # ISO 8601 UTC
+    failure: str = ""  # why the run ended abnormally (signal, time limit, ...); "" otherwise
+
+    @property
+    def errors(self) -> tuple[Error, ...]:
+        return tuple(e for run in self.runs if (e := run.error) is not None)
+
+    @property
+    def ok(self) -> bool:
+        """True when the section ran to the end and raised nothing it was not expected to raise."""
+        return not self.failure and all(e.expected for e in self.errors)
+
+    def to_data(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> "SectionResult":
+        runs = tuple(
+            SnippetRun(
+                snippet=r["snippet"],
+                outputs=tuple(_output_from_data(o) for o in r["outputs"]),
+                seconds=r["seconds"],
+            )
+            for r in data["runs"]
+        )
+        return cls(
+            lecture=data["lecture"],
+            section=data["section"],
+            key=data["key"],
+            inputs=dict(data["inputs"]),
+            runs=runs,
+            values=dict(data["values"]),
+            device=Device(**data["device"]),
+            seconds=data["seconds"],
+            finished=data["finished"],
+            failure=data.get("failure", ""),
+        )
+
+
+def _output_from_data(data: dict[str, Any]) -> Output:
+    fields = dict(data)
+    cls = _OUTPUT_TYPES[fields.pop("kind")]
+    return cls(**fields)
+
+
+SETUP_ID = "_setup"  # the section name a lecture's setup result is stored under

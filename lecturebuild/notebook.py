@@ -1,0 +1,108 @@
+"""Render a lecture and its results as an executed Jupyter notebook (nbformat 4).
+
+Markdown cells hold the prose (quoted values filled in), code cells the snippets with their real
+outputs. The notebook runs top to bottom in a fresh kernel as the build ran it: its first code cell
+seeds the random generators and picks the device the same way, and each section starts with a
+one-line cell that reseeds, so a re-run reproduces the build's numbers.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import nbformat
+from nbformat import v4
+
+from .model import Error, Figure, Stream, Value
+from .render import Cell, Heading, LectureView, Text, clean
+from .store import Store, write_atomic
+
+PRELUDE = '''\
+# Prepared by lecturebuild: the same seed and device as the build that produced these outputs.
+def lecturebuild_seed(seed={seed}):
+    import random, sys
+    random.seed(seed)
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(seed)
+    import torch
+    torch.manual_seed(seed)
+
+{device}lecturebuild_seed()'''
+
+CUDA_DEFAULT = '''\
+import torch
+if torch.cuda.is_available():
+    torch.set_default_device("cuda")
+
+'''
+
+
+def build_notebook(view: LectureView, store: Store) -> nbformat.NotebookNode:
+    lecture = view.lecture
+    device = CUDA_DEFAULT if view.device.kind == "cuda" else ""
+    cells = [v4.new_markdown_cell(f"# {lecture.title}\n\n*{lecture.summary}*"),
+             _tagged(v4.new_code_cell(PRELUDE.format(seed=lecture.seed, device=device)), "lecturebuild-prelude")]
+    for item in view.items:
+        if isinstance(item, Heading):
+            cells.append(v4.new_markdown_cell(f"## {item.title}"))
+            cells.append(_tagged(v4.new_code_cell("lecturebuild_seed()"), "lecturebuild-seed"))
+        elif isinstance(item, Text):
+            cells.append(v4.new_markdown_cell(item.markdown))
+        elif isinstance(item, Cell):
+            cells.append(_code_cell(item, store.figures_dir(lecture.name)))
+    for number, cell in enumerate(c for c in cells if c.cell_type == "code"):
+        cell.execution_count = number + 1
+        for output in cell.outputs:
+            if output.output_type == "execute_result":
+                output.execution_count = cell.execution_count
+    notebook = v4.new_notebook(cells=cells)
+    notebook.metadata.update({
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python", "version": view.device.python},
+        "lecturebuild": {"lecture": lecture.name, "device": view.device.kind, "device_name": view.device.name,
+                         "torch": view.device.torch, "python": view.device.python, "cuda": view.device.cuda,
+                         "built": view.built},
+    })
+    nbformat.validate(notebook)
+    return notebook
+
+
+def _tagged(cell, tag: str):
+    cell.metadata["tags"] = [tag]
+    return cell
+
+
+def _code_cell(item: Cell, figures: Path):
+    cell = v4.new_code_cell(item.code)
+    tags = []
+    if item.snippet.raises:
+        tags.append("raises-exception")  # nbclient and Jupyter go on past this cell's error
+    if item.setup:
+        tags.append("lecturebuild-setup")
+    if tags:
+        cell.metadata["tags"] = tags
+    cell.metadata["lecturebuild"] = {"snippet": item.snippet.file, "seconds": item.seconds}
+    for output in item.outputs:
+        if isinstance(output, Stream):
+            cell.outputs.append(v4.new_output("stream", name=output.name, text=clean(output.text)))
+        elif isinstance(output, Figure):
+            data = base64.b64encode((figures / output.file).read_bytes()).decode("ascii")
+            cell.outputs.append(v4.new_output(
+                "display_data", data={"image/png": data, "text/plain": f"<Figure: {output.alt}>"},
+                metadata={"image/png": {"width": output.width // 2, "height": output.height // 2}}))
+        elif isinstance(output, Value):
+            cell.outputs.append(v4.new_output("execute_result", data={"text/plain": clean(output.text)},
+                                              execution_count=None))
+        elif isinstance(output, Error):
+            cell.outputs.append(v4.new_output("error", ename=output.ename, evalue=output.evalue,
+                                              traceback=clean(output.traceback).splitlines()))
+    return cell
+
+
+def write_notebook(view: LectureView, store: Store, out_dir: Path) -> Path:
+    """build/notebooks/<lecture>.ipynb."""
+    notebook = build_notebook(view, store)
+    target = out_dir / f"{view.lecture.name}.ipynb"
+    write_atomic(target, nbformat.writes(notebook) + "\n")
+    return target

@@ -1,0 +1,156 @@
+"""Prose that quotes values from a run, so no number in a lecture is typed by hand.
+
+A section's run records the names its snippets defined (see `capture.summarise`); the prose of any
+section of the same lecture quotes them as Jinja expressions::
+
+    The classifier has {{ classifier.params | thousands }} parameters and its output has shape
+    `{{ classifier.out.shape }}`; the model object itself counts {{ classifier.model.parameters }}.
+
+Snippets stay plain Python: the values are whatever their own variables hold. Unknown sections
+are caught by validation before anything runs; unknown names when rendering, with the line.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta
+from jinja2.sandbox import SandboxedEnvironment
+
+from .errors import Problem, RenderError
+from .model import Prose
+
+TEMPLATE_NAME = "<template>"  # the file name Jinja gives templates made from strings
+
+
+class Shape(tuple):
+    """A tensor shape; prints the way torch prints it, iterates like a tuple."""
+
+    def __str__(self) -> str:
+        return f"torch.Size([{', '.join(str(d) for d in self)}])"
+
+    __repr__ = __str__
+
+
+class TensorInfo:
+    """What the prose may quote of a tensor: its shape, dtype, device and, if it holds one number, the number."""
+
+    def __init__(self, shape, dtype: str, device: str, item: Any = None):
+        self.shape, self.dtype, self.device, self.item = Shape(shape), dtype, device, item
+
+    def __str__(self) -> str:
+        return str(self.item) if self.item is not None else f"tensor of shape {self.shape}"
+
+
+class ModuleInfo:
+    """What the prose may quote of an nn.Module: its class name and parameter counts."""
+
+    def __init__(self, cls: str, parameters: int, trainable: int):
+        self.cls, self.parameters, self.trainable = cls, parameters, trainable
+
+    def __str__(self) -> str:
+        return self.cls
+
+
+class QuoteError(TemplateError):
+    pass
+
+
+class SectionValues:
+    """The values one section's run defined, as the prose sees them: ``{{ <section>.<name> }}``."""
+
+    def __init__(self, section: str, data: Mapping[str, Any]):
+        self.section = section
+        self.values = {name: revive(value) for name, value in data.items()}
+
+    def lookup(self, name: str) -> Any:
+        if name in self.values:
+            return self.values[name]
+        known = ", ".join(sorted(self.values)) or "none"
+        raise QuoteError(f"section {self.section!r} defined no value {name!r} (it defined: {known})")
+
+
+def revive(value: Any) -> Any:
+    """Turn the plain data a run stored back into objects prose can format."""
+    if isinstance(value, list):
+        return [revive(v) for v in value]
+    if isinstance(value, dict):
+        if "__shape__" in value:
+            return Shape(value["__shape__"])
+        if "__tensor__" in value:
+            return TensorInfo(**value["__tensor__"])
+        if "__module__" in value:
+            return ModuleInfo(**value["__module__"])
+        return {k: revive(v) for k, v in value.items()}
+    return value
+
+
+class _ProseEnvironment(SandboxedEnvironment):
+    def getattr(self, obj, attribute):
+        if isinstance(obj, SectionValues):
+            return obj.lookup(attribute)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj, argument):
+        if isinstance(obj, SectionValues) and isinstance(argument, str):
+            return obj.lookup(argument)
+        return super().getitem(obj, argument)
+
+
+def thousands(value: Any) -> str:
+    """2071554 -> '2,071,554'."""
+    return f"{int(value):,}"
+
+
+def percent(value: Any, digits: int = 1) -> str:
+    """0.9731 -> '97.3%'."""
+    return f"{float(value) * 100:.{digits}f}%"
+
+
+def _environment() -> SandboxedEnvironment:
+    env = _ProseEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    env.filters.update(thousands=thousands, percent=percent)
+    return env
+
+
+ENVIRONMENT = _environment()
+
+
+def check_prose(source: Path, prose: Prose, section_ids: Iterable[str]) -> list[Problem]:
+    """Problems in a prose block's expressions that can be found before anything runs."""
+    try:
+        ast = ENVIRONMENT.parse(prose.text)
+    except TemplateSyntaxError as exc:
+        return [Problem(source, prose.line + (exc.lineno or 1) - 1, f"template error in the prose: {exc.message}")]
+    known = set(section_ids)
+    problems = []
+    for name in sorted(meta.find_undeclared_variables(ast) - known):
+        line = prose.line + _line_of(prose.text, name)
+        problems.append(Problem(source, line, f"unknown section {name!r} in a quoted value; the sections with "
+                                f"code are: {', '.join(sorted(known)) or 'none'}"))
+    return problems
+
+
+def _line_of(text: str, name: str) -> int:
+    match = re.search(r"\{\{[^}]*\b" + re.escape(name) + r"\b", text)
+    return text.count("\n", 0, match.start()) if match else 0
+
+
+def render_prose(source: Path, prose: Prose, context: Mapping[str, SectionValues]) -> str:
+    """The prose with its quoted values filled in; RenderError naming file and line otherwise."""
+    try:
+        return ENVIRONMENT.from_string(prose.text).render(context)
+    except TemplateError as exc:
+        line = prose.line + _template_line(exc) - 1
+        raise RenderError(Problem(source, line, f"cannot quote a value: {exc.message or exc}")) from None
+
+
+def _template_line(exc: BaseException) -> int:
+    if isinstance(exc, TemplateSyntaxError) and exc.lineno:
+        return exc.lineno
+    lines = [lineno for frame, lineno in traceback.walk_tb(exc.__traceback__)
+             if frame.f_code.co_filename == TEMPLATE_NAME]
+    return lines[-1] if lines else 1

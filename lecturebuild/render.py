@@ -1,0 +1,228 @@
+"""Render a lecture and its results into a Markdown handout and an HTML page.
+
+Both formats share one view of the lecture (`LectureView`: a flat list of items: headings, prose with
+its quoted values filled in, and code cells with their outputs) and one template skeleton,
+templates/base.j2, whose leaf blocks each format's template fills. A course's own templates/ folder
+comes first in the loader, so it overrides any built-in template by name.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+from jinja2 import (ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError,
+                    TemplateSyntaxError)
+
+from . import TEMPLATES_DIR, quote
+from .errors import Problem, RenderError
+from .model import SETUP_ID, Course, Device, Figure, Lecture, Output, Prose, SectionResult, Snippet
+from .store import Store, write_atomic
+
+FORMATS = {"markdown": "markdown/lecture.md.j2", "html": "html/lecture.html.j2"}
+
+
+# ----------------------------------------------------------------------------------------------
+# The view every format renders
+
+
+@dataclass(frozen=True)
+class Heading:
+    title: str
+    id: str
+    result: SectionResult | None  # the section's run, for its time and device
+    kind: str = "heading"
+
+
+@dataclass(frozen=True)
+class Text:
+    markdown: str  # prose with quoted values filled in
+    kind: str = "prose"
+
+
+@dataclass(frozen=True)
+class Cell:
+    snippet: Snippet
+    outputs: tuple[Output, ...]
+    seconds: float
+    setup: bool  # the lecture's setup code
+    kind: str = "cell"
+
+    @property
+    def code(self) -> str:
+        return self.snippet.code.rstrip("\n")
+
+
+@dataclass(frozen=True)
+class LectureView:
+    course: Course
+    lecture: Lecture
+    items: tuple[Heading | Text | Cell, ...]
+    device: Device
+    built: str  # when the newest result was produced, ISO 8601
+    previous: Lecture | None
+    next: Lecture | None
+
+    @property
+    def cells(self) -> tuple[Cell, ...]:
+        return tuple(i for i in self.items if isinstance(i, Cell))
+
+    @property
+    def figures(self) -> tuple[Figure, ...]:
+        return tuple(o for c in self.cells for o in c.outputs if isinstance(o, Figure))
+
+
+def lecture_view(course: Course, lecture: Lecture, results: dict[str, SectionResult]) -> LectureView:
+    """Fill the prose's quoted values from `results` (every runnable section's result, and the setup's)."""
+    context = {sid: quote.SectionValues(sid, r.values) for sid, r in results.items() if sid != SETUP_ID}
+    items: list = []
+
+    def prose(block: Prose) -> Text:
+        return Text(markdown=quote.render_prose(lecture.source, block, context))
+
+    def cells(snippets: tuple[Snippet, ...], result: SectionResult, setup: bool) -> list[Cell]:
+        runs = {run.snippet: run for run in result.runs}
+        return [Cell(snippet=s, outputs=runs[s.name].outputs if s.name in runs else (),
+                     seconds=runs[s.name].seconds if s.name in runs else 0.0, setup=setup) for s in snippets]
+
+    items += [prose(p) for p in lecture.intro]
+    if lecture.setup is not None:
+        items += cells((lecture.setup,), results[SETUP_ID], setup=True)
+    for section in lecture.sections:
+        result = results.get(section.id)
+        items.append(Heading(title=section.title, id=section.id, result=result))
+        for block in section.blocks:
+            if isinstance(block, Prose):
+                items.append(prose(block))
+            else:
+                items += cells((block,), result, setup=False)
+    index = course.lectures.index(lecture)
+    ordered = sorted(results.values(), key=lambda r: r.finished)
+    return LectureView(
+        course=course, lecture=lecture, items=tuple(items),
+        device=ordered[-1].device if ordered else Device("none", "", "", ""),
+        built=ordered[-1].finished if ordered else "",
+        previous=course.lectures[index - 1] if index > 0 else None,
+        next=course.lectures[index + 1] if index + 1 < len(course.lectures) else None,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Text helpers shared by the formats
+
+ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean(text: str) -> str:
+    """Output text as a terminal would leave it: colours dropped, '\\r' overwrites, controls made visible."""
+    text = ANSI.sub("", text.replace("\r\n", "\n"))
+    text = "\n".join(line.rsplit("\r", 1)[-1] if "\r" in line else line for line in text.split("\n"))
+    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def fence(text: str, info: str = "") -> str:
+    """A Markdown code fence that no backtick run inside `text` can close early."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{info}\n{text.rstrip(chr(10))}\n{ticks}"
+
+
+def seconds(value: float) -> str:
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def when(iso: str) -> str:
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC") if iso else "never"
+
+
+# ----------------------------------------------------------------------------------------------
+# Environments and the formats
+
+
+@lru_cache(maxsize=None)
+def _markdown_parser():
+    from markdown_it import MarkdownIt
+
+    # Raw HTML in prose is shown as text: a quoted value can never inject markup into the page.
+    return MarkdownIt("commonmark", {"html": False, "typographer": False}).enable("table")
+
+
+def markdown_to_html(text: str) -> str:
+    return _markdown_parser().render(text)
+
+
+def highlight(code: str) -> str:
+    from pygments import highlight as pygmentize
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import PythonLexer
+
+    return pygmentize(code, PythonLexer(), HtmlFormatter(nowrap=True))
+
+
+def pygments_css() -> str:
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter().get_style_defs(".highlight")
+
+
+def environment(course_root: Path, html: bool) -> Environment:
+    loader = ChoiceLoader([FileSystemLoader(str(Path(course_root) / "templates")), FileSystemLoader(str(TEMPLATES_DIR))])
+    env = Environment(loader=loader, undefined=StrictUndefined, autoescape=html, trim_blocks=True,
+                      lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters.update(clean=clean, fence=fence, seconds=seconds, when=when, markdown=markdown_to_html,
+                       highlight=highlight, thousands=quote.thousands)
+    env.globals.update(pygments_css=pygments_css)
+    return env
+
+
+def render(view: LectureView, fmt: str, figure_src: Callable[[Figure], str]) -> str:
+    """The lecture in format `fmt` ("markdown" or "html"); RenderError names the template file and line."""
+    env = environment(view.course.root, html=fmt == "html")
+    env.filters["figure_src"] = figure_src
+    name = FORMATS[fmt]
+    try:
+        return env.get_template(name).render(view=view, lecture=view.lecture, course=view.course)
+    except TemplateSyntaxError as exc:
+        raise RenderError(Problem(Path(exc.filename or name), exc.lineno or 0, f"template error: {exc.message}")) from None
+    except TemplateError as exc:
+        file, line = _template_frame(exc)
+        raise RenderError(Problem(Path(file or name), line, f"template error: {exc.message or exc}")) from None
+
+
+def _template_frame(exc: BaseException) -> tuple[str, int]:
+    import traceback
+
+    frames = [(f.f_code.co_filename, n) for f, n in traceback.walk_tb(exc.__traceback__)
+              if f.f_code.co_filename.endswith(".j2")]
+    return frames[-1] if frames else ("", 0)
+
+
+def write_markdown(view: LectureView, store: Store, out_dir: Path) -> Path:
+    """build/markdown/<lecture>.md, with its figures in build/markdown/<lecture>/."""
+    figures = store.figures_dir(view.lecture.name)
+    for figure in view.figures:
+        write_atomic(out_dir / view.lecture.name / figure.file, (figures / figure.file).read_bytes())
+    text = render(view, "markdown", lambda f: f"{view.lecture.name}/{f.file}")
+    target = out_dir / f"{view.lecture.name}.md"
+    write_atomic(target, text)
+    return target
+
+
+def write_html(view: LectureView, store: Store, out_dir: Path) -> Path:
+    """build/html/<lecture>.html, one self-contained page (figures embedded)."""
+    figures = store.figures_dir(view.lecture.name)
+
+    def embedded(figure: Figure) -> str:
+        return "data:image/png;base64," + base64.b64encode((figures / figure.file).read_bytes()).decode("ascii")
+
+    target = out_dir / f"{view.lecture.name}.html"
+    write_atomic(target, render(view, "html", embedded))
+    return target
+
+

@@ -1,0 +1,68 @@
+"""Where results live under build/, and writing them so that a half-written file is never read.
+
+    build/results/<lecture>/<section>.json     one SectionResult per section (``_setup`` for the setup)
+    build/results/<lecture>/figures/<sha>.png  figures, named by content
+    build/logs/<lecture>/<section>.log         what the section wrote to the raw file descriptors
+    build/scratch/<lecture>/<section>/         the working directory a section runs in
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .model import SectionResult
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write to a temporary file beside `path`, flush it to disk, then rename it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass(frozen=True)
+class Store:
+    build: Path  # the build/ folder
+
+    def results_dir(self, lecture: str) -> Path:
+        return self.build / "results" / lecture
+
+    def result_path(self, lecture: str, section: str) -> Path:
+        return self.results_dir(lecture) / f"{section}.json"
+
+    def figures_dir(self, lecture: str) -> Path:
+        return self.results_dir(lecture) / "figures"
+
+    def log_path(self, lecture: str, section: str) -> Path:
+        return self.build / "logs" / lecture / f"{section}.log"
+
+    def scratch_dir(self, lecture: str, section: str) -> Path:
+        return self.build / "scratch" / lecture / section
+
+    def write(self, result: SectionResult) -> None:
+        text = json.dumps(result.to_data(), indent=1, ensure_ascii=False, sort_keys=True)
+        write_atomic(self.result_path(result.lecture, result.section), text)
+
+    def load(self, lecture: str, section: str) -> SectionResult | None:
+        """The stored result, or None when there is none or it cannot be read (then the section re-runs)."""
+        return read_result(self.result_path(lecture, section))
+
+
+def read_result(path: Path) -> SectionResult | None:
+    try:
+        return SectionResult.from_data(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -1,0 +1,137 @@
+"""The doit tasks: one execute task per lecture, one render task per lecture and format.
+
+dodo.py only calls these. Actions are module-level functions with plain arguments, so they work
+with every doit runner, parallel ones included.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from doit import get_var
+from doit.tools import config_changed
+
+from . import TEMPLATES_DIR, cache
+from .course import load_course
+from .errors import LectureBuildError
+from .execute import execute_lecture, load_results, say
+from .model import SETUP_ID, Course, Lecture
+from .notebook import write_notebook
+from .render import lecture_view, write_html, write_markdown
+from .store import Store
+
+PACKAGE = Path(__file__).resolve().parent
+RENDER_CODE = [PACKAGE / name for name in ("render.py", "quote.py", "notebook.py", "model.py")]
+OUTPUTS = {"markdown": ("markdown", ".md"), "html": ("html", ".html"), "notebook": ("notebooks", ".ipynb")}
+
+
+def doit_config(root: Path) -> dict:
+    build = Path(root) / "build"
+    build.mkdir(exist_ok=True)
+    return {
+        "backend": "sqlite3",
+        "dep_file": str(build / ".doit.db"),
+        "continue": True,  # a failing lecture does not stop the others
+        "verbosity": 2,
+        "default_tasks": ["execute", "markdown", "html", "notebook"],
+    }
+
+
+def load_or_exit(root: Path) -> Course:
+    """The validated course; on any problem, print them all and exit before anything runs."""
+    try:
+        return load_course(root)
+    except LectureBuildError as exc:
+        print(f"lecturebuild: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def requested_device() -> str:
+    """`doit device=cpu` on the command line, else $LECTUREBUILD_DEVICE, else auto."""
+    return get_var("device", os.environ.get("LECTUREBUILD_DEVICE", "auto"))
+
+
+def device_or_exit(request: str) -> str:
+    try:
+        return cache.resolve_device(request)
+    except LectureBuildError as exc:
+        print(f"lecturebuild: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _result_files(store: Store, lecture: Lecture) -> list[str]:
+    ids = ([SETUP_ID] if lecture.setup else []) + [s.id for s in lecture.runnable]
+    return [str(store.result_path(lecture.name, sid)) for sid in ids]
+
+
+def _snippet_files(lecture: Lecture) -> list[str]:
+    snippets = [s for section in lecture.sections for s in section.snippets]
+    if lecture.setup:
+        snippets.append(lecture.setup)
+    return [str(s.path) for s in snippets]
+
+
+def _template_files(root: Path) -> list[str]:
+    folders = {Path(root) / "templates", TEMPLATES_DIR}
+    return sorted(str(p) for folder in folders if folder.is_dir() for p in folder.rglob("*.j2"))
+
+
+def execute_tasks(course: Course, device: str, jobs: int = 1):
+    store = Store(course.root / "build")
+    env = cache.RunEnvironment.detect(device)
+    for lecture in course.lectures:
+        yield {
+            "name": lecture.name,
+            "doc": f"run the stale sections of {lecture.name}",
+            "actions": [(run_action, [lecture, str(store.build), device, jobs])],
+            "file_dep": [str(lecture.source)] + _snippet_files(lecture),
+            "targets": _result_files(store, lecture),
+            "uptodate": [config_changed({"device": env.device, "torch": env.torch, "executor": env.executor})],
+            "clean": True,
+        }
+
+
+def render_tasks(course: Course, fmt: str):
+    store = Store(course.root / "build")
+    folder, suffix = OUTPUTS[fmt]
+    templates = _template_files(course.root)
+    for lecture in course.lectures:
+        target = store.build / folder / f"{lecture.name}{suffix}"
+        yield {
+            "name": lecture.name,
+            "doc": f"render {lecture.name} as {fmt}",
+            "actions": [(render_action, [course, lecture.name, fmt, str(store.build)])],
+            "file_dep": [str(lecture.source)] + _result_files(store, lecture) + templates + [str(p) for p in RENDER_CODE],
+            "targets": [str(target)],
+            "clean": True,
+        }
+
+
+def run_action(lecture: Lecture, build: str, device: str, jobs: int) -> bool:
+    try:
+        return execute_lecture(lecture, Path(build), device, jobs)
+    except LectureBuildError as exc:
+        say(f"lecturebuild: {exc}")
+        return False
+
+
+def render_action(course: Course, name: str, fmt: str, build: str) -> bool:
+    store = Store(Path(build))
+    lecture = course.lecture(name)
+    results = load_results(store, lecture)
+    missing = [sid for sid, r in results.items() if r is None or not r.ok]
+    if missing:
+        say(f"lecturebuild: {lecture.source.name}: not rendered as {fmt}: sections without a good run: "
+            + ", ".join(missing))
+        return False
+    try:
+        view = lecture_view(course, lecture, results)
+        folder, _ = OUTPUTS[fmt]
+        writer = {"markdown": write_markdown, "html": write_html, "notebook": write_notebook}[fmt]
+        writer(view, store, store.build / folder)
+    except LectureBuildError as exc:
+        say(f"lecturebuild: {exc}")
+        return False
+    return True

@@ -1,0 +1,319 @@
+"""The worker: a separate interpreter that runs one lecture's sections for the build.
+
+    python -m lecturebuild.worker < pickled (Lecture, [Job], WorkerOptions)
+
+It imports torch, numpy and matplotlib once, then forks one child per section, so a section pays
+a fork (milliseconds) instead of an interpreter start and a torch import (over a second). The parent
+never runs a torch operation and never touches CUDA: a child initialises CUDA itself, which is safe,
+and whatever a section allocates dies with its child. Each child:
+
+    runs the setup, replays the sections it needs with their output discarded, then runs its own
+    snippets with output captured, every one of these after seeding the random generators alike;
+    writes its SectionResult to a hand-off file that the parent checks and moves into place.
+
+A child that crashes, exits early or runs past its time limit leaves no valid hand-off file; the
+parent then records a failure saying what ended it. Progress goes to the build as JSON lines on stdout.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import pickle
+import platform
+import random
+import re
+import select
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .model import SETUP_ID, Device, Lecture, SectionResult, SnippetRun
+from .store import Store, read_result, write_atomic
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    device: str  # resolved: "cpu" or "cuda"
+    build: Path
+    jobs: int = 1  # sections run at once
+    time_limit: float = 600.0  # seconds per section
+
+
+def _warm_up(lecture: Lecture) -> None:
+    """Import what snippets import, once, before forking."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # torch.cuda.is_available() without a CUDA context
+    modules = ["numpy", "torch", "matplotlib.pyplot"]
+    codes = [s.code for section in lecture.sections for s in section.snippets]
+    if any("optim" in code for code in codes):
+        modules.append("torch._dynamo")  # the first optimizer imports it: about 2 s per section otherwise
+    for module in modules:
+        try:
+            __import__(module)
+        except ImportError:
+            pass
+    from . import capture
+
+    capture.install_show()
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (a `kill -9` of the build leaves no orphans)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    if (numpy := sys.modules.get("numpy")) is not None:
+        numpy.random.seed(seed)
+    if (torch := sys.modules.get("torch")) is not None:
+        torch.manual_seed(seed)
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "CPU"
+
+
+def _select_device(kind: str) -> Device:
+    torch = sys.modules.get("torch")
+    version = torch.__version__ if torch else "none"
+    python = platform.python_version()
+    if kind == "cuda":
+        if torch is None or not torch.cuda.is_available():
+            raise RuntimeError("device 'cuda' was asked for, but torch.cuda.is_available() is False here")
+        torch.set_default_device("cuda")  # tensors and modules the snippets create land on the GPU
+        return Device("cuda", torch.cuda.get_device_name(0), version, python, torch.version.cuda or "")
+    return Device("cpu", _cpu_name(), version, python)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+# ----------------------------------------------------------------------------------------------
+# The child: runs one section
+
+
+def _run_in_child(lecture: Lecture, job, options: WorkerOptions, handoff: Path) -> None:
+    store = Store(options.build)
+    os.setpgid(0, 0)  # its own process group: a time limit kills everything it started
+    _die_with_parent()
+    log = store.log_path(lecture.name, job.section)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    import faulthandler
+
+    faulthandler.enable(file=sys.__stderr__)  # a crash leaves a traceback with the snippet line in the log
+    scratch = store.scratch_dir(lecture.name, job.section)
+    scratch.mkdir(parents=True, exist_ok=True)
+    os.chdir(scratch)
+    if (torch := sys.modules.get("torch")) is not None:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, options.jobs)))
+
+    runs: list[SnippetRun] = []
+    values: dict = {}
+    failure = ""
+    try:
+        device = _select_device(options.device)
+    except Exception as exc:  # noqa: BLE001 - reported as the section's failure
+        device, failure = Device(options.device, "", "", platform.python_version()), str(exc)
+    if not failure:
+        runs, values, failure = _run_section(lecture, job.section, store.figures_dir(lecture.name))
+    result = SectionResult(
+        lecture=lecture.name, section=job.section, key=job.key, inputs=job.inputs, runs=tuple(runs),
+        values=values, device=device, seconds=round(sum(r.seconds for r in runs), 6), finished=_now(),
+        failure=failure)
+    sys.stdout.flush()
+    write_atomic(handoff, json.dumps(result.to_data(), ensure_ascii=False))
+
+
+def _run_section(lecture: Lecture, section_id: str, figures_dir: Path):
+    """Run setup, replay needed sections quietly, run this section; return (runs, values, failure)."""
+    from . import capture
+
+    figures = capture.FigureSink(figures_dir)
+    quiet = capture.FigureSink(None)
+    namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+    if section_id == SETUP_ID:
+        seed_everything(lecture.seed)
+        return [capture.run_snippet(lecture.setup, namespace, figures)], {}, ""
+    if lecture.setup is not None:
+        seed_everything(lecture.seed)
+        error = capture.run_snippet(lecture.setup, namespace, quiet).error
+        if error is not None:
+            return [], {}, f"the lecture's setup failed at {error.location}: {error.ename}: {error.evalue}"
+    section = lecture.section(section_id)
+    for needed in lecture.closure(section):
+        seed_everything(lecture.seed)
+        for snippet in needed.snippets:
+            error = capture.run_snippet(snippet, namespace, quiet).error
+            if error is not None and not error.expected:
+                return [], {}, (f"section {needed.id!r}, which this one needs, failed when replayed, at "
+                                f"{error.location}: {error.ename}: {error.evalue}")
+    seed_everything(lecture.seed)
+    before = {name: id(obj) for name, obj in namespace.items()}
+    runs, failure = [], ""
+    for snippet in section.snippets:
+        run = capture.run_snippet(snippet, namespace, figures)
+        runs.append(run)
+        error = run.error
+        if error is not None and not error.expected:
+            break
+        if snippet.raises and error is None:
+            failure = f"{snippet.file} is marked ':raises: {snippet.raises}' but raised nothing"
+            break
+    return runs, capture.summarise(namespace, before), failure
+
+
+# ----------------------------------------------------------------------------------------------
+# The parent: forks the children, enforces time limits, records what ended a child
+
+
+@dataclass
+class _Running:
+    job: object
+    pid: int
+    pidfd: int
+    started: float
+    handoff: Path
+
+
+def run_jobs(lecture: Lecture, jobs: list, options: WorkerOptions, emit) -> None:
+    """Run every job, `options.jobs` at a time; `emit(event_dict)` reports progress."""
+    store = Store(options.build)
+    pending = list(jobs)
+    running: dict[int, _Running] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, options.jobs):
+                child = _start(lecture, pending.pop(0), options, store)
+                running[child.pidfd] = child
+                emit({"event": "start", "section": child.job.section})
+            now = time.monotonic()
+            wait = max(0.0, min(c.started + options.time_limit for c in running.values()) - now)
+            ready, _, _ = select.select(list(running), [], [], wait)
+            now = time.monotonic()
+            for fd in list(running):
+                child = running[fd]
+                timed_out = fd not in ready and now - child.started >= options.time_limit
+                if fd in ready or timed_out:
+                    del running[fd]
+                    emit(_finish(lecture, child, options, store, timed_out))
+    finally:
+        for child in running.values():  # interrupted: take every section's processes down with us
+            _kill_group(child.pid)
+            os.waitpid(child.pid, 0)
+
+
+def _start(lecture: Lecture, job, options: WorkerOptions, store: Store) -> _Running:
+    handoff = store.results_dir(lecture.name) / f".{job.section}.handoff.json"
+    handoff.unlink(missing_ok=True)
+    handoff.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:  # the child
+        code = 0
+        try:
+            _run_in_child(lecture, job, options, handoff)
+        except BaseException:  # noqa: BLE001 - our own bug: leave its traceback in the section's log
+            traceback.print_exc()
+            code = 70
+        finally:
+            os._exit(code)
+    return _Running(job=job, pid=pid, pidfd=os.pidfd_open(pid), started=time.monotonic(), handoff=handoff)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _finish(lecture: Lecture, child: _Running, options: WorkerOptions, store: Store, timed_out: bool) -> dict:
+    if timed_out:
+        _kill_group(child.pid)
+    _, status = os.waitpid(child.pid, 0)
+    os.close(child.pidfd)
+    _kill_group(child.pid)  # anything the section started and left running
+    result = read_result(child.handoff) if not timed_out else None
+    job = child.job
+    if result is not None and result.key == job.key:
+        os.replace(child.handoff, store.result_path(lecture.name, job.section))
+    else:
+        child.handoff.unlink(missing_ok=True)
+        log = store.log_path(lecture.name, job.section)
+        result = SectionResult(
+            lecture=lecture.name, section=job.section, key=job.key, inputs=job.inputs, runs=(), values={},
+            device=Device(options.device, "", "", platform.python_version()),
+            seconds=round(time.monotonic() - child.started, 3), finished=_now(),
+            failure=_ended_by(status, timed_out, options.time_limit, log))
+        store.write(result)
+    return {"event": "done", "section": job.section, "ok": result.ok, "seconds": result.seconds,
+            "device": result.device.kind}
+
+
+def _ended_by(status: int, timed_out: bool, time_limit: float, log: Path) -> str:
+    """Why a child left no result: the limit, signal or exit status, and the snippet line if the log has it."""
+    if timed_out:
+        reason = f"it ran past the time limit of {time_limit:g} s and was stopped"
+    elif os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        reason = f"its process was killed by {signal.Signals(number).name} ({signal.strsignal(number)})"
+        if number == signal.SIGKILL:
+            reason += "; the system may have run out of memory"
+    else:
+        reason = (f"its process exited with status {os.WEXITSTATUS(status)} before the section finished "
+                  "(os._exit() or a crash in native code)")
+    where = _last_snippet_frame(log)
+    return f"{reason}{f', at {where}' if where else ''} (full output in {log})"
+
+
+def _last_snippet_frame(log: Path) -> str:
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    frames = re.findall(r'File "(snippets/[^"]+)", line (\d+)', text)
+    return f"{frames[0][0]}:{frames[0][1]}" if frames else ""
+
+
+def main() -> int:
+    lecture, jobs, options = pickle.load(sys.stdin.buffer)
+    events = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # anything else printed in this process goes to stderr, not into the event stream
+    _die_with_parent()
+    _warm_up(lecture)
+
+    def emit(event: dict) -> None:
+        events.write(json.dumps(event) + "\n")
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        run_jobs(lecture, jobs, options, emit)
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

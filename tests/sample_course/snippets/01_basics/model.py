@@ -1,0 +1,3 @@
+model = nn.Linear(3, 2)
+params = sum(p.numel() for p in model.parameters())
+print(f"parameters: {params:,}")

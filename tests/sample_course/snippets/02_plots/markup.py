@@ -1,0 +1,1 @@
+print("<script>alert('x')</script> & <b>bold</b> </code> --> ```")

@@ -1,0 +1,4 @@
+import warnings
+
+import matplotlib.pyplot as plt
+import torch
