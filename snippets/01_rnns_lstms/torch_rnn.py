@@ -1,0 +1,9 @@
+rnn = nn.RNN(input_size=32, hidden_size=64, num_layers=2, batch_first=True, bidirectional=False)
+
+x = torch.randn(4, 10, 32)
+h0 = torch.zeros(2, 4, 64)  # (num_layers, batch, hidden)
+out, h_n = rnn(x, h0)
+print(f"Input:  {x.shape}")
+print(f"Output: {out.shape}")
+print(f"h_n:    {h_n.shape}")
+print(f"Parameters: {sum(p.numel() for p in rnn.parameters()):,}")
