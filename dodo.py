@@ -4,6 +4,7 @@ This file only wires the stages together; the work lives in the lecturebuild pac
 validates the course (reporting every problem before anything runs) and never imports torch.
 """
 
+import os
 from pathlib import Path
 
 from doit import get_var
@@ -11,7 +12,8 @@ from doit import get_var
 from lecturebuild import tasks
 
 # The course to build: this repository's, or another folder's with `doit course=PATH`.
-ROOT = Path(get_var("course", Path(__file__).resolve().parent)).resolve()
+ROOT = Path(get_var("course") or Path(__file__).resolve().parent).resolve()
+os.chdir(ROOT)  # as doit does for its own folder: messages then name files relative to the course
 DOIT_CONFIG = tasks.doit_config(ROOT)
 COURSE = tasks.load_or_exit(ROOT)
 DEVICE = tasks.device_or_exit(tasks.requested_device())

@@ -124,7 +124,8 @@ def run_snippet(snippet: Snippet, namespace: dict, sink: FigureSink) -> SnippetR
     try:
         tree = ast.parse(snippet.code, snippet.file)
         last = None
-        if tree.body and isinstance(tree.body[-1], ast.Expr):
+        # A final bare expression is shown, unless the code ends with ';' (the notebook convention).
+        if tree.body and isinstance(tree.body[-1], ast.Expr) and not snippet.code.rstrip().endswith(";"):
             last = ast.Expression(tree.body.pop().value)
         exec(compile(tree, snippet.file, "exec"), namespace)
         if last is not None:

@@ -79,6 +79,8 @@ def _load_course_config(root: Path, problems: list[Problem]) -> tuple[str, str]:
     if not path.exists():
         return root.name, ""
     data, lines = _parse_yaml(path, path.read_text(encoding="utf-8"), 0, problems)
+    if data is None:
+        return root.name, ""
     _check_keys(path, data, lines, COURSE_KEYS, (), problems)
     return str(data.get("title", root.name)), str(data.get("description", ""))
 
@@ -155,14 +157,16 @@ def _front_matter(source: Path, lines: list[str], problems: list[Problem]) -> tu
         problems.append(Problem(source, 1, "front matter is not closed by a '---' line"))
         return {}, len(lines)
     data, key_lines = _parse_yaml(source, "\n".join(lines[1:end]), 1, problems)
+    if data is None:
+        return {}, end + 1
     _check_keys(source, data, key_lines, FRONT_MATTER_KEYS, REQUIRED_KEYS, problems)
     if "setup" in key_lines:
         data["_line_setup"] = key_lines["setup"]
     return data, end + 1
 
 
-def _parse_yaml(path: Path, text: str, offset: int, problems: list[Problem]) -> tuple[dict, dict[str, int]]:
-    """Parse a YAML mapping; return it and the line of each key (offset = lines before `text`)."""
+def _parse_yaml(path: Path, text: str, offset: int, problems: list[Problem]) -> tuple[dict | None, dict[str, int]]:
+    """Parse a YAML mapping; return it (None if unreadable) and each key's line (offset = lines before `text`)."""
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -171,12 +175,12 @@ def _parse_yaml(path: Path, text: str, offset: int, problems: list[Problem]) -> 
         line = mark.line + 1 + offset if mark else offset + 1
         reason = getattr(exc, "problem", None) or str(exc)
         problems.append(Problem(path, line, f"invalid YAML: {reason}"))
-        return {}, {}
+        return None, {}
     if data is None:
         return {}, {}
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         problems.append(Problem(path, offset + 1, "expected 'key: value' lines"))
-        return {}, {}
+        return None, {}
     key_lines = {str(k.value): k.start_mark.line + 1 + offset for k, _ in node.value}
     return data, key_lines
 

@@ -15,8 +15,17 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else str(self.file)
+        path = display_path(self.file)
+        where = f"{path}:{self.line}" if self.line else path
         return f"{where}: {self.message}"
+
+
+def display_path(path: Path) -> str:
+    """`path` relative to the working directory when it lies below it (as editors and terminals link it)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except (ValueError, OSError):
+        return str(path)
 
 
 class LectureBuildError(Exception):

@@ -22,7 +22,7 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def execute_lecture(lecture: Lecture, build: Path, device: str, jobs: int = 1) -> bool:
+def execute_lecture(lecture: Lecture, build: Path, device: str, jobs: int = 1, time_limit: float = 600.0) -> bool:
     """Bring every section's stored result up to date; True when every section is ok."""
     store = Store(Path(build).resolve())
     env = cache.RunEnvironment.detect(device)
@@ -31,7 +31,7 @@ def execute_lecture(lecture: Lecture, build: Path, device: str, jobs: int = 1) -
     if plan:
         for job in plan:
             say(f"  {lecture.name}/{job.section}: runs ({job.reason})")
-        options = WorkerOptions(device=env.device, build=store.build, jobs=jobs)
+        options = WorkerOptions(device=env.device, build=store.build, jobs=jobs, time_limit=time_limit)
         _run_worker(lecture, plan, options)
         stored = load_results(store, lecture)
     messages = failure_messages(lecture, stored, cache.lecture_keys(lecture, env))

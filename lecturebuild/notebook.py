@@ -51,6 +51,8 @@ def build_notebook(view: LectureView, store: Store) -> nbformat.NotebookNode:
             cells.append(v4.new_markdown_cell(item.markdown))
         elif isinstance(item, Cell):
             cells.append(_code_cell(item, store.figures_dir(lecture.name)))
+    for number, cell in enumerate(cells):
+        cell.id = f"cell-{number}"  # stable ids keep rebuilt notebooks diffable
     for number, cell in enumerate(c for c in cells if c.cell_type == "code"):
         cell.execution_count = number + 1
         for output in cell.outputs:

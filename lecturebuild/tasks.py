@@ -50,7 +50,7 @@ def load_or_exit(root: Path) -> Course:
 
 def requested_device() -> str:
     """`doit device=cpu` on the command line, else $LECTUREBUILD_DEVICE, else auto."""
-    return get_var("device", os.environ.get("LECTUREBUILD_DEVICE", "auto"))
+    return get_var("device") or os.environ.get("LECTUREBUILD_DEVICE") or "auto"
 
 
 def device_or_exit(request: str) -> str:

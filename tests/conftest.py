@@ -1,0 +1,47 @@
+"""Shared fixtures: the sample course under tests/sample_course, copied and built with the real doit."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = Path(__file__).resolve().parent / "sample_course"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/ from the current build instead of comparing with it")
+
+
+def doit(course: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the real doit on `course` with this repository's dodo.py."""
+    command = [sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"), *args, f"course={course}"]
+    return subprocess.run(command, cwd=course, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, **(env or {})})
+
+
+def copy_course(destination: Path) -> Path:
+    shutil.copytree(SAMPLE, destination, ignore=shutil.ignore_patterns("build"))
+    return destination
+
+
+@pytest.fixture
+def sample_course(tmp_path) -> Path:
+    """A fresh, unbuilt copy of the sample course."""
+    return copy_course(tmp_path / "course")
+
+
+@pytest.fixture(scope="session")
+def built_sample(tmp_path_factory):
+    """The sample course built once, cold, with `doit`; (course folder, completed process)."""
+    course = copy_course(tmp_path_factory.mktemp("built") / "course")
+    result = doit(course)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return course, result

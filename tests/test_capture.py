@@ -1,0 +1,99 @@
+"""What one snippet's run captures: streams in order, figures, the final value, errors with lines."""
+
+from __future__ import annotations
+
+import builtins
+from pathlib import Path
+
+import pytest
+
+from lecturebuild import capture
+from lecturebuild.model import Error, Figure, Stream, Value, Snippet
+
+
+def snippet(code: str, raises: str = "") -> Snippet:
+    return Snippet(name="s.py", file="snippets/lec/s.py", path=Path("/nowhere/s.py"), code=code, line=1, raises=raises)
+
+
+def run(code: str, tmp_path: Path | None = None, namespace: dict | None = None, raises: str = ""):
+    sink = capture.FigureSink(tmp_path)
+    ns = namespace if namespace is not None else {"__name__": "__main__", "__builtins__": builtins}
+    return capture.run_snippet(snippet(code, raises), ns, sink)
+
+
+def test_stdout_and_stderr_are_separate_streams_in_order():
+    result = run("import sys\nprint('a')\nprint('b')\nprint('oops', file=sys.stderr)\nprint('c')\n")
+    assert result.outputs == (Stream("stdout", "a\nb\n"), Stream("stderr", "oops\n"), Stream("stdout", "c\n"))
+
+
+def test_final_bare_expression_is_shown_like_a_notebook_and_none_is_not():
+    assert run("x = 2\nx * 21").outputs == (Value("42"),)
+    assert run("print('hi')\nNone").outputs == (Stream("stdout", "hi\n"),)
+    assert run("x = 2\nx * 21;").outputs == ()  # a trailing ';' hides it, as in a notebook
+
+
+def test_exception_points_at_the_snippet_file_and_line():
+    result = run("x = 1\n\ndef f():\n    return 1 / 0\n\nf()\n")
+    (error,) = result.outputs
+    assert isinstance(error, Error) and error.ename == "ZeroDivisionError" and not error.expected
+    assert (error.file, error.line) == ("snippets/lec/s.py", 4)
+    assert 'File "snippets/lec/s.py", line 4, in f' in error.traceback
+    assert "    return 1 / 0" in error.traceback  # the source line is shown
+    assert "capture.py" not in error.traceback  # our own frames are not
+
+
+def test_syntax_error_is_located():
+    (error,) = run("x = 1\ny = (\n").outputs
+    assert error.ename == "SyntaxError" and (error.file, error.line) == ("snippets/lec/s.py", 2)
+
+
+def test_expected_exception_matches_by_class_or_base_class():
+    assert run("raise KeyError('k')", raises="LookupError").outputs[0].expected
+    assert not run("raise KeyError('k')", raises="ValueError").outputs[0].expected
+
+
+def test_sys_exit_is_captured_not_fatal():
+    (error,) = run("import sys\nsys.exit(3)").outputs
+    assert error.ename == "SystemExit" and error.evalue == "3"
+
+
+def test_output_before_an_exception_is_kept():
+    outputs = run("print('before')\nraise ValueError('bad')").outputs
+    assert outputs[0] == Stream("stdout", "before\n") and outputs[1].ename == "ValueError"
+
+
+def test_figures_are_saved_as_png_at_show_and_at_the_end(tmp_path):
+    code = (
+        "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n"
+        "plt.plot([1, 2]); plt.title('first')\nplt.show()\nprint('between')\n"
+        "plt.figure(); plt.plot([3, 1]); plt.suptitle('second');\n"
+    )
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    capture.install_show()
+    outputs = run(code, tmp_path).outputs
+    assert [type(o) for o in outputs] == [Figure, Stream, Figure]
+    assert [o.alt for o in outputs if isinstance(o, Figure)] == ["first", "second"]
+    for figure in (outputs[0], outputs[2]):
+        data = (tmp_path / figure.file).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        assert figure.width > 600 and figure.height > 400  # 200 dpi: sharp on high-density screens
+    assert plt.get_fignums() == []  # every figure is closed after capture
+
+
+def test_summarise_keeps_only_names_the_section_defined():
+    torch = pytest.importorskip("torch")
+    ns = {"__builtins__": builtins, "old": 1, "torch": torch}
+    before = {k: id(v) for k, v in ns.items()}
+    run("import torch.nn as nn\nn = 5\nf = 0.5\nshape = torch.zeros(2, 3).shape\nt = torch.ones(1)\n"
+        "m = nn.Linear(3, 2)\nlosses = [1.0, 0.5]\ncounts = {'a': 1}\n_hidden = 1\ndef fn(): pass\n", namespace=ns)
+    values = capture.summarise(ns, before)
+    assert values == {
+        "n": 5, "f": 0.5, "shape": {"__shape__": [2, 3]},
+        "t": {"__tensor__": {"shape": [1], "dtype": "float32", "device": "cpu", "item": 1.0}},
+        "m": {"__module__": {"cls": "Linear", "parameters": 8, "trainable": 8}},
+        "losses": [1.0, 0.5], "counts": {"a": 1},
+    }

@@ -1,0 +1,126 @@
+"""Course loading and validation: every problem is reported at once, each with file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lecturebuild.course import load_course
+from lecturebuild.errors import CourseError
+
+FRONT = "---\ntitle: T\norder: 1\nsummary: S\n---\n"
+
+
+def make_course(root: Path, lectures: dict[str, str], snippets: dict[str, str] | None = None) -> Path:
+    for name, text in lectures.items():
+        path = root / "lectures" / f"{name}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    for rel, code in (snippets or {}).items():
+        path = root / "snippets" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(code)
+    return root
+
+
+def problems(root: Path) -> list[str]:
+    with pytest.raises(CourseError) as info:
+        load_course(root)
+    return [f"{p.file.name}:{p.line}: {p.message}" for p in info.value.problems]
+
+
+def test_sample_course_loads_with_sections_needs_and_setup():
+    course = load_course(Path(__file__).parent / "sample_course")
+    assert course.title == "Sample course"
+    assert [lec.name for lec in course.lectures] == ["01_basics", "02_plots"]
+    basics = course.lectures[0]
+    assert basics.seed == 7 and basics.setup.name == "setup.py"
+    assert [s.id for s in basics.sections] == ["tensors", "model", "training", "summary"]
+    assert basics.section("training").needs == ("model",)
+    assert [s.id for s in basics.closure(basics.section("training"))] == ["model"]
+    assert [s.id for s in basics.runnable] == ["tensors", "model", "training"]
+    mismatch = course.lectures[1].section("mismatch")
+    assert [(s.name, s.raises) for s in mismatch.snippets] == [("mismatch.py", "RuntimeError"), ("after.py", "")]
+
+
+def test_section_line_numbers_and_prose_lines_point_into_the_source():
+    lecture = load_course(Path(__file__).parent / "sample_course").lectures[0]
+    lines = lecture.source.read_text().splitlines()
+    for section in lecture.sections:
+        assert lines[section.line - 1].startswith("## ") and section.title in lines[section.line - 1]
+        for block in section.blocks:
+            assert block.text.splitlines()[0] in lines[block.line - 1] if hasattr(block, "text") else \
+                f"{{snippet}} {block.name}" in lines[block.line - 1]
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    lecture = FRONT + (
+        "## First {#first needs=second}\n"          # line 6: needs a later section
+        "```{snippet} missing.py\n```\n"            # line 7: missing snippet file
+        "## Second {#second needs=nowhere}\n"       # line 9: unknown section
+        "```{snippet} ../../etc/passwd.py\n```\n"   # line 10: escapes snippets/
+        "## Third {#first}\n"                       # line 12: duplicate id
+    )
+    found = problems(make_course(tmp_path, {"lec": lecture}))
+    assert found == [
+        "lec.md:7: snippet file snippets/lec/missing.py does not exist",
+        "lec.md:10: snippet path '../../etc/passwd.py' leaves snippets/lec/",
+        "lec.md:6: section 'first' needs 'second', which comes later (line 9); a section may only build on "
+        "earlier ones",
+        "lec.md:9: section 'second' needs unknown section 'nowhere'",
+        "lec.md:12: duplicate section id 'first' (first used on line 6)",
+    ]
+
+
+@pytest.mark.parametrize("front, expected", [
+    ("---\ntitle: T\norder: one\nsummary: S\n---\n", "lec.md:3: 'order' must be an integer, got 'one'"),
+    ("---\ntitle: T\norder: 1\n---\n", "lec.md:1: front matter lacks 'summary'"),
+    ("---\ntitle: T\norder: 1\nsummary: S\ntitel: x\n---\n", "lec.md:5: unknown key 'titel'"),
+    ("---\ntitle: [T\norder: 1\n---\n", "lec.md:3: invalid YAML: expected ',' or ']'"),
+    ("title: T\n", "lec.md:1: missing front matter"),
+    ("---\ntitle: T\n", "lec.md:1: front matter is not closed"),
+])
+def test_bad_front_matter_is_reported_with_its_line(tmp_path, front, expected):
+    found = problems(make_course(tmp_path, {"lec": front + "Text.\n"}))
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_duplicate_lecture_order(tmp_path):
+    found = problems(make_course(tmp_path, {"a": FRONT, "b": FRONT}))
+    assert found == ["b.md:1: order 1 is also used by a.md"]
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("```{snippet} a.py\n```\n", "lec.md:6: a {snippet} must be inside a section"),
+    ("# Title\n", "lec.md:6: '#' headings are not allowed"),
+    ("## S {#s}\n```{snippet} a.py\n:raise: ValueError\n```\n", "lec.md:8: unknown snippet option 'raise'"),
+    ("## S {#s}\n```{snippet} a.py\nprint(1)\n```\n", "lec.md:8: a {snippet} block holds only"),
+    ("## S {#s timeout=3}\n", "lec.md:6: unknown section attribute 'timeout'"),
+    ("## S {#Bad-Id}\n", "lec.md:6: section id 'Bad-Id' must be"),
+    ("## S {#s}\n```{snippet} a.py\n```\n```{snippet} a.py\n```\n", "lec.md:9: snippet snippets/lec/a.py is already used"),
+    ("## S {#s}\nText {{ nowhere.x }}.\n", "lec.md:7: unknown section 'nowhere' in a quoted value"),
+    ("## S {#s}\nOne.\nTwo {{ s.x \n", "lec.md:8: template error in the prose"),
+    ("## S {#s}\n```python\n```{snippet} a.py\n", "lec.md:7: code fence is never closed"),
+])
+def test_body_problems_are_reported_with_their_line(tmp_path, body, expected):
+    found = problems(make_course(tmp_path, {"lec": FRONT + body}, {"lec/a.py": "x = 1\n"}))
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_headings_and_directives_inside_code_fences_are_prose(tmp_path):
+    body = "## S {#s}\n````markdown\n## Not a section\n```{snippet} nope.py\n```\n````\n"
+    course = load_course(make_course(tmp_path, {"lec": FRONT + body}))
+    (section,) = course.lectures[0].sections
+    assert section.snippets == () and "## Not a section" in section.blocks[0].text
+
+
+def test_section_id_defaults_to_the_title_as_an_identifier(tmp_path):
+    course = load_course(make_course(tmp_path, {"lec": FRONT + "## 2.1 PyTorch's nn.RNN\n"}))
+    assert course.lectures[0].sections[0].id == "s2_1_pytorch_s_nn_rnn"
+
+
+def test_course_config_unknown_key(tmp_path):
+    make_course(tmp_path, {"lec": FRONT})
+    (tmp_path / "course.yml").write_text("title: C\nauthor: me\n")
+    assert problems(tmp_path) == ["course.yml:2: unknown key 'author' (known keys: description, title)"]

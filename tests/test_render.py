@@ -1,0 +1,44 @@
+"""Rendering helpers and escaping: output text can never break the page or the Markdown fence."""
+
+from __future__ import annotations
+
+import re
+
+from lecturebuild.render import clean, fence
+
+
+def test_fence_is_longer_than_any_backtick_run_inside():
+    text = "a ``` b ```` c"
+    fenced = fence(text, "text")
+    assert fenced.startswith("`````text\n") and fenced.endswith("\n`````")
+    assert fence("plain").startswith("```\n")
+
+
+def test_clean_drops_colours_applies_carriage_returns_and_shows_controls():
+    assert clean("\x1b[31mred\x1b[0m") == "red"
+    assert clean("10%\r50%\r100%\n") == "100%\n"
+    assert clean("bell\x07 nul\x00") == "bell\\x07 nul\\x00"
+    assert clean("crlf\r\nnext") == "crlf\nnext"
+
+
+def test_html_pages_show_markup_in_outputs_as_text(built_sample):
+    course, _ = built_sample
+    page = (course / "build" / "html" / "02_plots.html").read_text()
+    assert "<script>alert" not in page and "<b>bold</b>" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt; &lt;/code&gt; --&gt;" in page
+
+
+def test_html_embeds_figures_and_styles_stderr_and_errors(built_sample):
+    course, _ = built_sample
+    page = (course / "build" / "html" / "02_plots.html").read_text()
+    assert re.search(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]{1000,}" alt="A growing curve"', page)
+    assert '<pre class="output stderr">' in page and '<pre class="output error">' in page
+    assert 'class="highlight"' in page or 'class="code highlight"' in page
+    assert "http://" not in page and "https://" not in page  # self-contained
+
+
+def test_markdown_handout_links_figures_that_exist(built_sample):
+    course, _ = built_sample
+    markdown = course / "build" / "markdown"
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (markdown / "02_plots.md").read_text())
+    assert links and all((markdown / link).is_file() for link in links)
