@@ -148,9 +148,12 @@ def when(iso: str) -> str:
 @lru_cache(maxsize=None)
 def _markdown_parser():
     from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
 
     # Raw HTML in prose is shown as text: a quoted value can never inject markup into the page.
-    return MarkdownIt("commonmark", {"html": False, "typographer": False}).enable("table")
+    # $...$ and $$...$$ are kept verbatim (escaped), so Markdown never eats a LaTeX backslash.
+    parser = MarkdownIt("commonmark", {"html": False, "typographer": False}).enable("table")
+    return parser.use(dollarmath_plugin, double_inline=True)
 
 
 def markdown_to_html(text: str) -> str:

@@ -42,3 +42,43 @@ def test_markdown_handout_links_figures_that_exist(built_sample):
     markdown = course / "build" / "markdown"
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", (markdown / "02_plots.md").read_text())
     assert links and all((markdown / link).is_file() for link in links)
+
+
+def test_latex_survives_markdown():
+    from lecturebuild.render import markdown_to_html
+
+    html = markdown_to_html("Inline $h_{t-1}$ and\n\n$$\n\\begin{aligned} a &= b \\\\ c &< d \\end{aligned}\n$$\n")
+    assert "h_{t-1}" in html and "\\\\ c &amp;&lt; d" in html
+
+
+def test_course_template_overrides_the_builtin_by_name(built_sample, tmp_path):
+    import shutil
+
+    from conftest import doit
+
+    course = tmp_path / "course"
+    shutil.copytree(built_sample[0], course)
+    override = course / "templates" / "markdown" / "lecture.md.j2"
+    override.parent.mkdir(parents=True)
+    override.write_text('{% extends "base.j2" %}{% block heading %}=== {{ item.title }} ===\n{% endblock %}')
+    result = doit(course, "markdown")
+    assert result.returncode == 0, result.stderr
+    assert "runs (" not in result.stderr  # a template edit runs no code
+    handout = (course / "build" / "markdown" / "01_basics.md").read_text()
+    assert handout.splitlines()[0] == "=== Tensors ==="
+
+
+def test_unknown_template_variable_names_the_template_and_line(built_sample, tmp_path):
+    import shutil
+
+    from conftest import doit
+
+    course = tmp_path / "course"
+    shutil.copytree(built_sample[0], course)
+    override = course / "templates" / "markdown" / "lecture.md.j2"
+    override.parent.mkdir(parents=True)
+    override.write_text('{% extends "base.j2" %}\n{% block heading %}\n{{ item.subtitle }}\n{% endblock %}')
+    result = doit(course, "markdown")
+    assert result.returncode != 0
+    assert "templates/markdown/lecture.md.j2:3: template error: 'lecturebuild.render.Heading object' has no " \
+           "attribute 'subtitle'" in result.stderr
