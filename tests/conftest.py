@@ -45,3 +45,16 @@ def built_sample(tmp_path_factory):
     result = doit(course)
     assert result.returncode == 0, result.stdout + result.stderr
     return course, result
+
+
+@pytest.fixture(scope="session")
+def built_course(tmp_path_factory):
+    """The shipped course (lectures/, snippets/, course.yml, templates/) built cold in a copy."""
+    course = tmp_path_factory.mktemp("shipped") / "course"
+    course.mkdir()
+    for name in ("lectures", "snippets", "templates"):
+        shutil.copytree(REPO / name, course / name)
+    shutil.copy(REPO / "course.yml", course / "course.yml")
+    result = doit(course)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return course

@@ -1,0 +1,13 @@
+epochs = range(1, len(history["train_loss"]) + 1)
+fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
+ax_loss.plot(epochs, history["train_loss"], label="train")
+ax_loss.plot(epochs, history["val_loss"], label="validation")
+ax_loss.set(title="Loss", xlabel="epoch", ylabel="cross-entropy")
+ax_acc.plot(epochs, history["train_acc"], label="train")
+ax_acc.plot(epochs, history["val_acc"], label="validation")
+ax_acc.axhline(0.5, color="grey", linestyle=":", label="chance")
+ax_acc.set(title="Accuracy", xlabel="epoch", ylabel="accuracy")
+for ax in (ax_loss, ax_acc):
+    ax.legend()
+fig.suptitle("LSTM sequence classifier: training curves")
+fig.tight_layout()
