@@ -17,11 +17,12 @@ os.chdir(ROOT)  # as doit does for its own folder: messages then name files rela
 DOIT_CONFIG = tasks.doit_config(ROOT)
 COURSE = tasks.load_or_exit(ROOT)
 DEVICE = tasks.device_or_exit(tasks.requested_device())
+JOBS = tasks.requested_jobs(DEVICE)
 
 
 def task_execute():
-    """Run each lecture's stale sections on the device (doit device=auto|cpu|cuda)."""
-    yield from tasks.execute_tasks(COURSE, DEVICE)
+    """Run each lecture's stale sections on the device (doit device=auto|cpu|cuda jobs=N)."""
+    yield from tasks.execute_tasks(COURSE, DEVICE, JOBS)
 
 
 def task_markdown():

@@ -1,9 +1,11 @@
 """Which sections must run, and why: a cache keyed per section by everything that can change its output.
 
 A section's key hashes its snippet code, the lecture's setup code and seed, the keys of the sections
-it needs, the device kind, the torch and Python versions and the code of the executor itself. Prose
-and templates are not in it, so editing them never runs code. The stored result is the cache: a
-section is fresh when its stored result has the same key and ran to the end.
+it needs, the device kind, the torch and Python versions and the code of the executor itself. The
+course files a run opened (data files, local modules; recorded while it ran, replayed sections
+included) are checked too. Prose and templates are not inputs, so editing them never runs code.
+The stored result is the cache: a section is fresh when its stored result has the same key, the
+files it read are unchanged, and it ran to the end.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from .errors import DeviceError
 from .model import SETUP_ID, Lecture, Section, SectionResult, Snippet
+from .store import file_digest
 
 DEVICES = ("auto", "cpu", "cuda")
 _PACKAGE = Path(__file__).resolve().parent
@@ -109,26 +112,33 @@ def key_of(inputs: dict[str, str]) -> str:
     return _digest(json.dumps(inputs, sort_keys=True))
 
 
-def plan_lecture(lecture: Lecture, env: RunEnvironment, stored: dict[str, SectionResult | None]) -> list[Job]:
-    """The sections whose stored result is missing, failed or made from other inputs."""
+def plan_lecture(lecture: Lecture, env: RunEnvironment, stored: dict[str, SectionResult | None],
+                 root: Path) -> list[Job]:
+    """The sections whose stored result is missing, failed, made from other inputs or from other files."""
     jobs = []
     for section, inputs in lecture_inputs(lecture, env).items():
         if section == SETUP_ID and lecture.setup is None:
             continue
         key = key_of(inputs)
         previous = stored.get(section)
-        if previous is not None and previous.key == key and previous.ok:
+        if previous is not None and previous.key == key and previous.ok and not changed_reads(previous, root):
             continue
-        jobs.append(Job(section=section, key=key, inputs=inputs, reason=why(previous, inputs)))
+        jobs.append(Job(section=section, key=key, inputs=inputs, reason=why(previous, inputs, root)))
     return jobs
 
 
-def why(previous: SectionResult | None, inputs: dict[str, str]) -> str:
+def changed_reads(previous: SectionResult, root: Path) -> list[str]:
+    """The course files the previous run read that have changed since (or disappeared)."""
+    return [path for path, digest in sorted(previous.reads.items()) if file_digest(root / path) != digest]
+
+
+def why(previous: SectionResult | None, inputs: dict[str, str], root: Path) -> str:
     """A short reason a section runs, naming the inputs that changed."""
     if previous is None:
         return "not run before"
     if previous.key == key_of(inputs):
-        return "its last run failed"
+        files = changed_reads(previous, root)
+        return f"changed: {', '.join(files)}" if files and previous.ok else "its last run failed"
     changed = sorted(name for name in inputs.keys() | previous.inputs.keys()
                      if inputs.get(name) != previous.inputs.get(name))
     labels = {"code": "snippet code", "setup": "setup code", "executor": "lecturebuild's executor"}

@@ -1,11 +1,13 @@
-"""Build side of execution: plan a lecture's runs, hand them to a worker process, report the outcome.
+"""Build side of execution: plan a lecture's runs, hand them to the worker, report the outcome.
 
-The build process never imports torch and never runs snippet code; it starts one worker per lecture
-(`python -m lecturebuild.worker`) only when some section is stale, and reads progress from it.
+The build process never imports torch and never runs snippet code. It starts one worker
+(`python -m lecturebuild.worker`) the first time some section is stale and sends it every lecture
+it executes afterwards, so torch is imported once per build process, not once per lecture.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import pickle
 import subprocess
@@ -22,16 +24,20 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def execute_lecture(lecture: Lecture, build: Path, device: str, jobs: int = 1, time_limit: float = 600.0) -> bool:
+def execute_lecture(lecture: Lecture, build: Path, device: str, jobs: int = 1, time_limit: float = 600.0,
+                    root: Path | None = None) -> bool:
     """Bring every section's stored result up to date; True when every section is ok."""
     store = Store(Path(build).resolve())
+    root = Path(root or lecture.source.parent.parent).resolve()
     env = cache.RunEnvironment.detect(device)
     stored = load_results(store, lecture)
-    plan = cache.plan_lecture(lecture, env, stored)
+    plan = cache.plan_lecture(lecture, env, stored, root)
     if plan:
+        # Longest first (by the last run's time), so parallel sections finish together.
+        plan.sort(key=lambda job: -(stored[job.section].seconds if stored.get(job.section) else 0.0))
         for job in plan:
             say(f"  {lecture.name}/{job.section}: runs ({job.reason})")
-        options = WorkerOptions(device=env.device, build=store.build, jobs=jobs, time_limit=time_limit)
+        options = WorkerOptions(device=env.device, build=store.build, root=root, jobs=jobs, time_limit=time_limit)
         _run_worker(lecture, plan, options)
         stored = load_results(store, lecture)
     messages = failure_messages(lecture, stored, cache.lecture_keys(lecture, env))
@@ -45,27 +51,55 @@ def load_results(store: Store, lecture: Lecture) -> dict[str, SectionResult | No
     return {sid: store.load(lecture.name, sid) for sid in ids}
 
 
+_worker: subprocess.Popen | None = None
+
+
+def _worker_process() -> subprocess.Popen:
+    """This process's worker, started on first use; it exits when our end of its stdin closes."""
+    global _worker
+    if _worker is None or _worker.poll() is not None:
+        _worker = subprocess.Popen([sys.executable, "-m", "lecturebuild.worker"], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parent.parent)
+    return _worker
+
+
+def _stop_worker(kill: bool = False) -> None:
+    global _worker
+    if _worker is None:
+        return
+    worker, _worker = _worker, None
+    if kill:
+        worker.kill()
+    else:
+        worker.stdin.close()
+    try:
+        worker.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
+atexit.register(_stop_worker)
+
+
 def _run_worker(lecture: Lecture, plan: list, options: WorkerOptions) -> None:
     total, done = len(plan), 0
-    process = subprocess.Popen([sys.executable, "-m", "lecturebuild.worker"], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parent.parent)
+    worker = _worker_process()
     try:
-        process.stdin.write(pickle.dumps((lecture, plan, options)))
-        process.stdin.close()
-        for line in process.stdout:
+        pickle.dump((lecture, plan, options), worker.stdin)
+        worker.stdin.flush()
+        for line in worker.stdout:
             event = json.loads(line)
+            if event["event"] == "end":
+                return
             if event["event"] == "done":
                 done += 1
                 status = "ok" if event["ok"] else "FAILED"
                 say(f"  [{done}/{total}] {lecture.name}/{event['section']}: {status} in "
                     f"{event['seconds']:.2f} s on {event['device']}")
-        process.wait()
+        _stop_worker(kill=True)  # it ended without finishing the request; the next request starts a new one
     except BaseException:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _stop_worker(kill=True)
         raise
 
 
@@ -88,4 +122,3 @@ def failure_messages(lecture: Lecture, results: dict[str, SectionResult | None],
 
 def _indent(text: str) -> str:
     return "".join(f"    {line}\n" for line in text.rstrip("\n").splitlines())
-

@@ -187,6 +187,8 @@ class SectionResult:
     seconds: float
     finished: str  # ISO 8601 UTC
     failure: str = ""  # why the run ended abnormally (signal, time limit, ...); "" otherwise
+    reads: dict[str, str] = field(default_factory=dict)  # course files the run opened -> content digest
+    memory: dict[str, float] = field(default_factory=dict)  # peak memory in MB: "rss", and "cuda" on a GPU
 
     @property
     def errors(self) -> tuple[Error, ...]:
@@ -221,6 +223,8 @@ class SectionResult:
             seconds=data["seconds"],
             finished=data["finished"],
             failure=data.get("failure", ""),
+            reads=dict(data.get("reads", {})),
+            memory=dict(data.get("memory", {})),
         )
 
 

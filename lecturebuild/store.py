@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -59,6 +60,13 @@ class Store:
     def load(self, lecture: str, section: str) -> SectionResult | None:
         """The stored result, or None when there is none or it cannot be read (then the section re-runs)."""
         return read_result(self.result_path(lecture, section))
+
+
+def file_digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:32]
+    except OSError:
+        return "missing"
 
 
 def read_result(path: Path) -> SectionResult | None:

@@ -53,6 +53,14 @@ def requested_device() -> str:
     return get_var("device") or os.environ.get("LECTUREBUILD_DEVICE") or "auto"
 
 
+def requested_jobs(device: str) -> int:
+    """Sections run at once: `doit jobs=N`, else $LECTUREBUILD_JOBS, else every core on CPU and one on a GPU."""
+    value = get_var("jobs") or os.environ.get("LECTUREBUILD_JOBS")
+    if value:
+        return max(1, int(value))
+    return 1 if device == "cuda" else (os.cpu_count() or 1)
+
+
 def device_or_exit(request: str) -> str:
     try:
         return cache.resolve_device(request)
@@ -85,7 +93,7 @@ def execute_tasks(course: Course, device: str, jobs: int = 1):
         yield {
             "name": lecture.name,
             "doc": f"run the stale sections of {lecture.name}",
-            "actions": [(run_action, [lecture, str(store.build), device, jobs])],
+            "actions": [(run_action, [lecture, str(store.build), device, jobs, str(course.root)])],
             "file_dep": [str(lecture.source)] + _snippet_files(lecture),
             "targets": _result_files(store, lecture),
             "uptodate": [config_changed({"device": env.device, "torch": env.torch, "executor": env.executor})],
@@ -109,9 +117,9 @@ def render_tasks(course: Course, fmt: str):
         }
 
 
-def run_action(lecture: Lecture, build: str, device: str, jobs: int) -> bool:
+def run_action(lecture: Lecture, build: str, device: str, jobs: int, root: str) -> bool:
     try:
-        return execute_lecture(lecture, Path(build), device, jobs)
+        return execute_lecture(lecture, Path(build), device, jobs, root=Path(root))
     except LectureBuildError as exc:
         say(f"lecturebuild: {exc}")
         return False

@@ -1,18 +1,21 @@
-"""The worker: a separate interpreter that runs one lecture's sections for the build.
+"""The worker: a separate, long-lived interpreter that runs sections for the build.
 
-    python -m lecturebuild.worker < pickled (Lecture, [Job], WorkerOptions)
+    python -m lecturebuild.worker     reads pickled (Lecture, [Job], WorkerOptions) requests on stdin
 
-It imports torch, numpy and matplotlib once, then forks one child per section, so a section pays
-a fork (milliseconds) instead of an interpreter start and a torch import (over a second). The parent
-never runs a torch operation and never touches CUDA: a child initialises CUDA itself, which is safe,
-and whatever a section allocates dies with its child. Each child:
+It imports torch, numpy and matplotlib once, then forks one child per section, so a section pays a
+fork (milliseconds) instead of an interpreter start and a torch import (over a second). One worker
+serves every lecture a build process executes. The worker never runs a torch operation and never
+touches CUDA: each child initialises CUDA itself, which is safe, and whatever a section allocates
+dies with its child, so memory cannot grow from one section to the next. Each child:
 
     runs the setup, replays the sections it needs with their output discarded, then runs its own
-    snippets with output captured, every one of these after seeding the random generators alike;
-    writes its SectionResult to a hand-off file that the parent checks and moves into place.
+    snippets with output captured, each of these after seeding the random generators alike;
+    records which course files it opened (they join the section's cache key);
+    writes its SectionResult to a hand-off file that the worker checks, completes and moves into place.
 
 A child that crashes, exits early or runs past its time limit leaves no valid hand-off file; the
-parent then records a failure saying what ended it. Progress goes to the build as JSON lines on stdout.
+worker then records a failure saying what ended it. Progress goes to the build as JSON lines on
+stdout, ending each request with {"event": "end"}.
 """
 
 from __future__ import annotations
@@ -29,18 +32,19 @@ import signal
 import sys
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .model import SETUP_ID, Device, Lecture, SectionResult, SnippetRun
-from .store import Store, read_result, write_atomic
+from .store import Store, file_digest, read_result, write_atomic
 
 
 @dataclass(frozen=True)
 class WorkerOptions:
     device: str  # resolved: "cpu" or "cuda"
     build: Path
+    root: Path  # the course folder: files opened below it are recorded as the section's reads
     jobs: int = 1  # sections run at once
     time_limit: float = 600.0  # seconds per section
 
@@ -54,10 +58,11 @@ def _warm_up(lecture: Lecture) -> None:
     if any("optim" in code for code in codes):
         modules.append("torch._dynamo")  # the first optimizer imports it: about 2 s per section otherwise
     for module in modules:
-        try:
-            __import__(module)
-        except ImportError:
-            pass
+        if module not in sys.modules:
+            try:
+                __import__(module)
+            except ImportError:
+                pass
     from . import capture
 
     capture.install_show()
@@ -111,8 +116,30 @@ def _now() -> str:
 # The child: runs one section
 
 
-def _run_in_child(lecture: Lecture, job, options: WorkerOptions, handoff: Path) -> None:
-    store = Store(options.build)
+class _ReadRecorder:
+    """Records course files a section opens for reading (data files, local modules) via an audit hook."""
+
+    def __init__(self, root: Path, build: Path):
+        self.root, self.build, self.paths = str(root), str(build), set()
+
+    def __call__(self, event: str, args: tuple) -> None:
+        if event != "open" or not args or not isinstance(args[0], (str, bytes, os.PathLike)):
+            return
+        mode, flags = (args[1] if len(args) > 1 else None), (args[2] if len(args) > 2 else 0)
+        if isinstance(mode, str) and any(c in mode for c in "wax+"):
+            return
+        if mode is None and isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR):
+            return
+        path = os.path.realpath(os.fsdecode(args[0]))
+        if path.startswith(self.root + os.sep) and not path.startswith(self.build + os.sep):
+            self.paths.add(path)
+
+    def digests(self) -> dict[str, str]:
+        root = Path(self.root)
+        return {str(Path(p).relative_to(root)): file_digest(Path(p)) for p in sorted(self.paths) if Path(p).is_file()}
+
+
+def _prepare_child(lecture: Lecture, job, options: WorkerOptions, store: Store) -> _ReadRecorder:
     os.setpgid(0, 0)  # its own process group: a time limit kills everything it started
     _die_with_parent()
     log = store.log_path(lecture.name, job.section)
@@ -126,24 +153,44 @@ def _run_in_child(lecture: Lecture, job, options: WorkerOptions, handoff: Path) 
     scratch = store.scratch_dir(lecture.name, job.section)
     scratch.mkdir(parents=True, exist_ok=True)
     os.chdir(scratch)
+    data = options.root / "data"
+    if data.is_dir() and not (scratch / "data").exists():
+        (scratch / "data").symlink_to(data)  # course data files read as data/<name>
+    sys.path[:0] = [str(options.root / "snippets" / lecture.name), str(options.root)]  # local modules
     if (torch := sys.modules.get("torch")) is not None:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, options.jobs)))
+    recorder = _ReadRecorder(options.root.resolve(), options.build.resolve())
+    sys.addaudithook(recorder)
+    return recorder
 
+
+def _run_in_child(lecture: Lecture, job, options: WorkerOptions, handoff: Path) -> None:
+    store = Store(options.build)
+    recorder = _prepare_child(lecture, job, options, store)
     runs: list[SnippetRun] = []
     values: dict = {}
     failure = ""
+    memory: dict[str, float] = {}
     try:
         device = _select_device(options.device)
     except Exception as exc:  # noqa: BLE001 - reported as the section's failure
         device, failure = Device(options.device, "", "", platform.python_version()), str(exc)
     if not failure:
         runs, values, failure = _run_section(lecture, job.section, store.figures_dir(lecture.name))
+        memory = _cuda_peak(device)
     result = SectionResult(
         lecture=lecture.name, section=job.section, key=job.key, inputs=job.inputs, runs=tuple(runs),
         values=values, device=device, seconds=round(sum(r.seconds for r in runs), 6), finished=_now(),
-        failure=failure)
+        failure=failure, reads=recorder.digests(), memory=memory)
     sys.stdout.flush()
     write_atomic(handoff, json.dumps(result.to_data(), ensure_ascii=False))
+
+
+def _cuda_peak(device: Device) -> dict[str, float]:
+    torch = sys.modules.get("torch")
+    if device.kind != "cuda" or torch is None:
+        return {}
+    return {"cuda": round(torch.cuda.max_memory_allocated() / 2**20, 1)}
 
 
 def _run_section(lecture: Lecture, section_id: str, figures_dir: Path):
@@ -185,7 +232,7 @@ def _run_section(lecture: Lecture, section_id: str, figures_dir: Path):
 
 
 # ----------------------------------------------------------------------------------------------
-# The parent: forks the children, enforces time limits, records what ended a child
+# The worker: forks the children, enforces time limits, records what ended a child
 
 
 @dataclass
@@ -252,24 +299,24 @@ def _kill_group(pid: int) -> None:
 def _finish(lecture: Lecture, child: _Running, options: WorkerOptions, store: Store, timed_out: bool) -> dict:
     if timed_out:
         _kill_group(child.pid)
-    _, status = os.waitpid(child.pid, 0)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.monotonic() - child.started
     os.close(child.pidfd)
     _kill_group(child.pid)  # anything the section started and left running
     result = read_result(child.handoff) if not timed_out else None
+    child.handoff.unlink(missing_ok=True)
     job = child.job
-    if result is not None and result.key == job.key:
-        os.replace(child.handoff, store.result_path(lecture.name, job.section))
-    else:
-        child.handoff.unlink(missing_ok=True)
+    rss = {"rss": round(usage.ru_maxrss / 1024, 1)}  # kilobytes on Linux
+    if result is None or result.key != job.key:
         log = store.log_path(lecture.name, job.section)
         result = SectionResult(
             lecture=lecture.name, section=job.section, key=job.key, inputs=job.inputs, runs=(), values={},
             device=Device(options.device, "", "", platform.python_version()),
-            seconds=round(time.monotonic() - child.started, 3), finished=_now(),
-            failure=_ended_by(status, timed_out, options.time_limit, log))
-        store.write(result)
+            seconds=round(wall, 3), finished=_now(), failure=_ended_by(status, timed_out, options.time_limit, log))
+    result = replace(result, memory={**rss, **result.memory})
+    store.write(result)
     return {"event": "done", "section": job.section, "ok": result.ok, "seconds": result.seconds,
-            "device": result.device.kind}
+            "wall": round(wall, 6), "device": result.device.kind}
 
 
 def _ended_by(status: int, timed_out: bool, time_limit: float, log: Path) -> str:
@@ -298,22 +345,28 @@ def _last_snippet_frame(log: Path) -> str:
 
 
 def main() -> int:
-    lecture, jobs, options = pickle.load(sys.stdin.buffer)
+    """Serve requests until stdin closes; one request = one lecture's stale sections."""
+    requests = sys.stdin.buffer
     events = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything else printed in this process goes to stderr, not into the event stream
     _die_with_parent()
-    _warm_up(lecture)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     def emit(event: dict) -> None:
         events.write(json.dumps(event) + "\n")
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
+    while True:
+        try:
+            lecture, jobs, options = pickle.load(requests)
+        except EOFError:
+            return 0
+        _warm_up(lecture)
         run_jobs(lecture, jobs, options, emit)
-    except KeyboardInterrupt:
-        return 130
-    return 0
+        emit({"event": "end"})
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -62,14 +62,14 @@ def test_environment_changes_every_key(sample_course, field, value):
 def test_why_names_the_changed_inputs(sample_course):
     lecture = load_course(sample_course).lectures[0]
     table = cache.lecture_inputs(lecture, ENV)
-    assert cache.why(None, table["model"]) == "not run before"
+    assert cache.why(None, table["model"], sample_course) == "not run before"
     from lecturebuild.model import Device, SectionResult
 
     old = SectionResult(lecture="01_basics", section="training", key="old", inputs=dict(table["training"], torch="2.12.0"),
                         runs=(), values={}, device=Device("cpu", "", "", ""), seconds=0, finished="")
-    assert cache.why(old, table["training"]) == "changed: torch 2.12.0 -> 2.13.0+cpu"
+    assert cache.why(old, table["training"], sample_course) == "changed: torch 2.12.0 -> 2.13.0+cpu"
     old_code = dataclasses.replace(old, inputs=dict(table["training"], code="x", **{"needs model": "y"}))
-    assert cache.why(old_code, table["training"]) == "changed: snippet code, needs model"
+    assert cache.why(old_code, table["training"], sample_course) == "changed: snippet code, needs model"
 
 
 def test_cuda_is_refused_clearly_where_there_is_none(monkeypatch):
