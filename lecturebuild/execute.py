@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import pickle
 import subprocess
 import sys
@@ -54,12 +55,14 @@ def load_results(store: Store, lecture: Lecture) -> dict[str, SectionResult | No
 _worker: subprocess.Popen | None = None
 
 
-def _worker_process() -> subprocess.Popen:
+def _worker_process(build: Path) -> subprocess.Popen:
     """This process's worker, started on first use; it exits when our end of its stdin closes."""
     global _worker
     if _worker is None or _worker.poll() is not None:
+        package_parent = str(Path(__file__).resolve().parent.parent)
+        path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)
         _worker = subprocess.Popen([sys.executable, "-m", "lecturebuild.worker"], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parent.parent)
+                                   stdout=subprocess.PIPE, cwd=build, env={**os.environ, "PYTHONPATH": path})
     return _worker
 
 
@@ -84,7 +87,7 @@ atexit.register(_stop_worker)
 
 def _run_worker(lecture: Lecture, plan: list, options: WorkerOptions) -> None:
     total, done = len(plan), 0
-    worker = _worker_process()
+    worker = _worker_process(options.build)
     try:
         pickle.dump((lecture, plan, options), worker.stdin)
         worker.stdin.flush()

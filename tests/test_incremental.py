@@ -1,0 +1,109 @@
+"""Incremental builds: what re-runs after each kind of edit, kill -9 resume, parallel equals serial."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import REPO, copy_course, doit
+from test_pipeline import OUTPUTS, normalise
+
+from lecturebuild.course import load_course
+from lecturebuild.execute import execute_lecture
+
+
+def run_lecture(root: Path) -> str:
+    messages = io.StringIO()
+    with contextlib.redirect_stderr(messages):
+        assert execute_lecture(load_course(root).lectures[0], root / "build", "cpu", root=root)
+    return messages.getvalue()
+
+
+def ran(messages: str) -> dict[str, str]:
+    return dict(re.findall(r"  \w+/(\w+): runs \((.*)\)", messages))
+
+
+def test_data_files_and_local_modules_a_section_reads_invalidate_it(tmp_path):
+    (tmp_path / "lectures").mkdir()
+    (tmp_path / "lectures" / "d.md").write_text(
+        "---\ntitle: D\norder: 1\nsummary: S\n---\n## Reads {#reads}\n```{snippet} reads.py\n```\n"
+        "## Uses {#uses}\n```{snippet} uses.py\n```\n## Alone {#alone}\n```{snippet} alone.py\n```\n")
+    snippets = tmp_path / "snippets" / "d"
+    snippets.mkdir(parents=True)
+    (snippets / "reads.py").write_text("print(open('data/numbers.txt').read().split())\n")
+    (snippets / "uses.py").write_text("import helpers\nprint(helpers.double(21))\n")
+    (snippets / "helpers.py").write_text("def double(x):\n    return 2 * x\n")
+    (snippets / "alone.py").write_text("print('alone')\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "numbers.txt").write_text("1 2 3\n")
+    assert set(ran(run_lecture(tmp_path))) == {"reads", "uses", "alone"}
+    assert ran(run_lecture(tmp_path)) == {}
+    (tmp_path / "data" / "numbers.txt").write_text("4 5 6\n")
+    assert ran(run_lecture(tmp_path)) == {"reads": "changed: data/numbers.txt"}
+    (snippets / "helpers.py").write_text("def double(x):\n    return x + x\n")
+    assert ran(run_lecture(tmp_path)) == {"uses": "changed: snippets/d/helpers.py"}
+
+
+def sleeping_course(root: Path, sections: int) -> Path:
+    body = "".join(f"## Step {i} {{#step{i}}}\n```{{snippet}} step{i}.py\n```\n" for i in range(sections))
+    (root / "lectures").mkdir(parents=True)
+    (root / "lectures" / "slow.md").write_text("---\ntitle: Slow\norder: 1\nsummary: S\n---\n" + body)
+    (root / "snippets" / "slow").mkdir(parents=True)
+    for i in range(sections):
+        (root / "snippets" / "slow" / f"step{i}.py").write_text(f"import time\ntime.sleep(1.0)\nprint({i})\n")
+    return root
+
+
+def test_kill_9_of_the_build_keeps_finished_sections(tmp_path):
+    course = sleeping_course(tmp_path / "course", sections=6)
+    command = [sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"), f"course={course}", "jobs=1"]
+    build = subprocess.Popen(command, cwd=course, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = course / "build" / "results" / "slow"
+    deadline = time.monotonic() + 120
+    while len(list(results.glob("step*.json"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    build.send_signal(signal.SIGKILL)
+    build.wait()
+    finished = {p.stem for p in results.glob("step*.json")}
+    assert 2 <= len(finished) < 6
+    again = doit(course, "jobs=1")
+    assert again.returncode == 0, again.stderr
+    rerun = set(re.findall(r"slow/(step\d): runs", again.stderr))
+    assert rerun == {f"step{i}" for i in range(6)} - finished
+    assert {p.stem for p in results.glob("step*.json")} == {f"step{i}" for i in range(6)}
+
+
+def test_no_worker_outlives_a_killed_build(tmp_path):
+    course = sleeping_course(tmp_path / "course", sections=3)
+    command = [sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"), f"course={course}", "jobs=1"]
+    build = subprocess.Popen(command, cwd=course, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list((course / "build" / "logs" / "slow").glob("step*.log")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    build.send_signal(signal.SIGKILL)
+    build.wait()
+    time.sleep(1.0)
+    alive = []  # the worker runs in build/, each section in build/scratch/...: none may be left
+    for proc in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if proc.name.isdigit() and os.readlink(proc / "cwd").startswith(str(course)):
+                alive.append((proc.name, (proc / "cmdline").read_bytes()))
+    assert alive == []
+
+
+def test_parallel_builds_produce_the_same_outputs_as_serial(tmp_path):
+    serial = copy_course(tmp_path / "serial")
+    parallel = copy_course(tmp_path / "parallel")
+    assert doit(serial, "jobs=1").returncode == 0
+    result = doit(parallel, "-n", "2", "jobs=2")
+    assert result.returncode == 0, result.stderr
+    for relative in OUTPUTS:
+        assert normalise(relative, (parallel / "build" / relative).read_text()) == \
+               normalise(relative, (serial / "build" / relative).read_text()), relative
