@@ -59,6 +59,7 @@ def _worker_process(build: Path) -> subprocess.Popen:
     """This process's worker, started on first use; it exits when our end of its stdin closes."""
     global _worker
     if _worker is None or _worker.poll() is not None:
+        build.mkdir(parents=True, exist_ok=True)
         package_parent = str(Path(__file__).resolve().parent.parent)
         path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)
         _worker = subprocess.Popen([sys.executable, "-m", "lecturebuild.worker"], stdin=subprocess.PIPE,

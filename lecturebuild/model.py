@@ -189,6 +189,7 @@ class SectionResult:
     failure: str = ""  # why the run ended abnormally (signal, time limit, ...); "" otherwise
     reads: dict[str, str] = field(default_factory=dict)  # course files the run opened -> content digest
     memory: dict[str, float] = field(default_factory=dict)  # peak memory in MB: "rss", and "cuda" on a GPU
+    wall: float = 0.0  # seconds from the fork of its process to its end: compute plus per-section overhead
 
     @property
     def errors(self) -> tuple[Error, ...]:
@@ -225,6 +226,7 @@ class SectionResult:
             failure=data.get("failure", ""),
             reads=dict(data.get("reads", {})),
             memory=dict(data.get("memory", {})),
+            wall=data.get("wall", 0.0),
         )
 
 

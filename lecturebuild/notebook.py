@@ -3,7 +3,7 @@
 Markdown cells hold the prose (quoted values filled in), code cells the snippets with their real
 outputs. The notebook runs top to bottom in a fresh kernel as the build ran it: its first code cell
 seeds the random generators and picks the device the same way, and each section starts with a
-one-line cell that reseeds, so a re-run reproduces the build's numbers.
+one-line cell that reseeds, so a re-run reproduces the build's numbers (see script.prelude).
 """
 
 from __future__ import annotations
@@ -16,33 +16,15 @@ from nbformat import v4
 
 from .model import Error, Figure, Stream, Value
 from .render import Cell, Heading, LectureView, Text, clean
+from .script import prelude
 from .store import Store, write_atomic
-
-PRELUDE = '''\
-# Prepared by lecturebuild: the same seed and device as the build that produced these outputs.
-def lecturebuild_seed(seed={seed}):
-    import random, sys
-    random.seed(seed)
-    if "numpy" in sys.modules:
-        sys.modules["numpy"].random.seed(seed)
-    import torch
-    torch.manual_seed(seed)
-
-{device}lecturebuild_seed()'''
-
-CUDA_DEFAULT = '''\
-import torch
-if torch.cuda.is_available():
-    torch.set_default_device("cuda")
-
-'''
-
 
 def build_notebook(view: LectureView, store: Store) -> nbformat.NotebookNode:
     lecture = view.lecture
-    device = CUDA_DEFAULT if view.device.kind == "cuda" else ""
+    setup = ("# Prepared by lecturebuild: the same seed and device as the build that produced these outputs.\n"
+             + prelude(lecture, view.device.kind) + "\nlecturebuild_seed()")
     cells = [v4.new_markdown_cell(f"# {lecture.title}\n\n*{lecture.summary}*"),
-             _tagged(v4.new_code_cell(PRELUDE.format(seed=lecture.seed, device=device)), "lecturebuild-prelude")]
+             _tagged(v4.new_code_cell(setup), "lecturebuild-prelude")]
     for item in view.items:
         if isinstance(item, Heading):
             cells.append(v4.new_markdown_cell(f"## {item.title}"))
@@ -66,7 +48,6 @@ def build_notebook(view: LectureView, store: Store) -> nbformat.NotebookNode:
                          "torch": view.device.torch, "python": view.device.python, "cuda": view.device.cuda,
                          "built": view.built},
     })
-    nbformat.validate(notebook)
     return notebook
 
 
@@ -106,5 +87,9 @@ def write_notebook(view: LectureView, store: Store, out_dir: Path) -> Path:
     """build/notebooks/<lecture>.ipynb."""
     notebook = build_notebook(view, store)
     target = out_dir / f"{view.lecture.name}.ipynb"
-    write_atomic(target, nbformat.writes(notebook) + "\n")
+    invalid: dict = {}
+    text = nbformat.writes(notebook, capture_validation_error=invalid)  # validates against the schema
+    if invalid:
+        raise invalid["ValidationError"]
+    write_atomic(target, text + "\n")
     return target

@@ -174,7 +174,9 @@ def pygments_css() -> str:
     return HtmlFormatter().get_style_defs(".highlight")
 
 
+@lru_cache(maxsize=None)
 def environment(course_root: Path, html: bool) -> Environment:
+    """One environment per course and escaping mode per process: templates compile once."""
     loader = ChoiceLoader([FileSystemLoader(str(Path(course_root) / "templates")), FileSystemLoader(str(TEMPLATES_DIR))])
     env = Environment(loader=loader, undefined=StrictUndefined, autoescape=html, trim_blocks=True,
                       lstrip_blocks=True, keep_trailing_newline=True)
@@ -187,10 +189,10 @@ def environment(course_root: Path, html: bool) -> Environment:
 def render(view: LectureView, fmt: str, figure_src: Callable[[Figure], str]) -> str:
     """The lecture in format `fmt` ("markdown" or "html"); RenderError names the template file and line."""
     env = environment(view.course.root, html=fmt == "html")
-    env.filters["figure_src"] = figure_src
     name = FORMATS[fmt]
     try:
-        return env.get_template(name).render(view=view, lecture=view.lecture, course=view.course)
+        return env.get_template(name).render(view=view, lecture=view.lecture, course=view.course,
+                                             figure_src=figure_src)
     except TemplateSyntaxError as exc:
         raise RenderError(Problem(Path(exc.filename or name), exc.lineno or 0, f"template error: {exc.message}")) from None
     except TemplateError as exc:

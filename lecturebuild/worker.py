@@ -313,7 +313,7 @@ def _finish(lecture: Lecture, child: _Running, options: WorkerOptions, store: St
             lecture=lecture.name, section=job.section, key=job.key, inputs=job.inputs, runs=(), values={},
             device=Device(options.device, "", "", platform.python_version()),
             seconds=round(wall, 3), finished=_now(), failure=_ended_by(status, timed_out, options.time_limit, log))
-    result = replace(result, memory={**rss, **result.memory})
+    result = replace(result, memory={**rss, **result.memory}, wall=round(wall, 6))
     store.write(result)
     return {"event": "done", "section": job.section, "ok": result.ok, "seconds": result.seconds,
             "wall": round(wall, 6), "device": result.device.kind}
