@@ -37,6 +37,7 @@ from pathlib import Path
 import yaml
 
 from . import quote
+from .render import check_templates
 from .errors import CourseError, Problem
 from .model import Course, Lecture, Prose, Section, Snippet
 
@@ -68,6 +69,7 @@ def load_course(root: Path) -> Course:
         problems.append(Problem(lectures_dir, 0, "no lectures found (expected lectures/<name>.md files)"))
     lectures = [lec for src in sources if (lec := _load_lecture(root, src, problems)) is not None]
     _check_orders(lectures, problems)
+    problems.extend(check_templates(root))
     if problems:
         raise CourseError(problems)
     lectures.sort(key=lambda lec: (lec.order, lec.name))

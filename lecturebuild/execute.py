@@ -26,8 +26,8 @@ def say(message: str) -> None:
 
 
 def execute_lecture(lecture: Lecture, build: Path, device: str, jobs: int = 1, time_limit: float = 600.0,
-                    root: Path | None = None) -> bool:
-    """Bring every section's stored result up to date; True when every section is ok."""
+                    root: Path | None = None) -> list[str]:
+    """Bring every section's stored result up to date; the failure messages (none when all is well)."""
     store = Store(Path(build).resolve())
     root = Path(root or lecture.source.parent.parent).resolve()
     env = cache.RunEnvironment.detect(device)
@@ -44,7 +44,7 @@ def execute_lecture(lecture: Lecture, build: Path, device: str, jobs: int = 1, t
     messages = failure_messages(lecture, stored, cache.lecture_keys(lecture, env))
     for message in messages:
         say(message)
-    return not messages
+    return messages
 
 
 def load_results(store: Store, lecture: Lecture) -> dict[str, SectionResult | None]:

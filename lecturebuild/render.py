@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from jinja2 import (ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError,
-                    TemplateSyntaxError)
+                    TemplateSyntaxError, meta)
 
 from . import TEMPLATES_DIR, quote
 from .errors import Problem, RenderError
@@ -184,6 +184,36 @@ def environment(course_root: Path, html: bool) -> Environment:
                        highlight=highlight, thousands=quote.thousands)
     env.globals.update(pygments_css=pygments_css)
     return env
+
+
+# Names a lecture template may use without defining them: the render context, the environment's
+# globals, and the loop variables of base.j2 that its scoped blocks hand to the leaves.
+TEMPLATE_NAMES = {"view", "lecture", "course", "figure_src", "pygments_css", "item", "output"}
+
+
+def check_templates(course_root: Path) -> list[Problem]:
+    """Syntax errors and unknown names in every template a course would use, found before anything runs."""
+    env = environment(Path(course_root), html=False)  # its filters: compiling checks that they exist
+    problems = []
+    seen: set[str] = set()
+    for folder in (Path(course_root) / "templates", TEMPLATES_DIR):
+        for path in sorted(folder.rglob("*.j2")) if folder.is_dir() else []:
+            name = path.relative_to(folder).as_posix()
+            if name in seen:
+                continue  # overridden by the course's own template of that name
+            seen.add(name)
+            text = path.read_text(encoding="utf-8")
+            try:
+                ast = env.parse(text, name, str(path))
+            except TemplateSyntaxError as exc:
+                problems.append(Problem(path, exc.lineno or 0, f"template error: {exc.message}"))
+                continue
+            for unknown in sorted(meta.find_undeclared_variables(ast) - TEMPLATE_NAMES):
+                match = re.search(rf"\b{re.escape(unknown)}\b", text)
+                line = text.count("\n", 0, match.start()) + 1 if match else 0
+                problems.append(Problem(path, line, f"template uses unknown variable {unknown!r} "
+                                        f"(known: {', '.join(sorted(TEMPLATE_NAMES))})"))
+    return problems
 
 
 def render(view: LectureView, fmt: str, figure_src: Callable[[Figure], str]) -> str:

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 from doit import get_var
+from doit.exceptions import TaskFailed
+from doit.reporter import ConsoleReporter
 from doit.tools import config_changed
 
 from . import TEMPLATES_DIR, cache
@@ -35,8 +37,27 @@ def doit_config(root: Path) -> dict:
         "dep_file": str(build / ".doit.db"),
         "continue": True,  # a failing lecture does not stop the others
         "verbosity": 2,
+        "reporter": BuildReporter,
         "default_tasks": ["execute", "markdown", "html", "notebook"],
     }
+
+
+class BuildReporter(ConsoleReporter):
+    """doit's console output, ending with a summary of every failure of the build."""
+
+    def _write_failure(self, result, write_exception=True):
+        self.write(f"!! {result['task'].name} failed\n")  # the details were printed as they happened
+
+    def complete_run(self):
+        super().complete_run()
+        failed = [r for r in self.failures if r["task"].executed]  # not those skipped for a failed dependency
+        if failed:
+            count = len(failed)
+            self.write(f"\nlecturebuild: {count} task{'s' if count != 1 else ''} failed; the rest of the course "
+                       "was built:\n")
+            for result in failed:
+                message = getattr(result["exception"], "message", "") or str(result["exception"])
+                self.write(f"- {result['task'].name}\n" + "".join(f"    {line}\n" for line in message.splitlines()))
 
 
 def load_or_exit(root: Path) -> Course:
@@ -117,23 +138,25 @@ def render_tasks(course: Course, fmt: str):
         }
 
 
-def run_action(lecture: Lecture, build: str, device: str, jobs: int, root: str) -> bool:
+def run_action(lecture: Lecture, build: str, device: str, jobs: int, root: str) -> bool | TaskFailed:
     try:
-        return execute_lecture(lecture, Path(build), device, jobs, root=Path(root))
+        messages = execute_lecture(lecture, Path(build), device, jobs, root=Path(root))
     except LectureBuildError as exc:
-        say(f"lecturebuild: {exc}")
-        return False
+        messages = [f"lecturebuild: {exc}"]
+        say(messages[0])
+    return TaskFailed("\n".join(messages)) if messages else True
 
 
-def render_action(course: Course, name: str, fmt: str, build: str) -> bool:
+def render_action(course: Course, name: str, fmt: str, build: str) -> bool | TaskFailed:
     store = Store(Path(build))
     lecture = course.lecture(name)
     results = load_results(store, lecture)
     missing = [sid for sid, r in results.items() if r is None or not r.ok]
     if missing:
-        say(f"lecturebuild: {lecture.source.name}: not rendered as {fmt}: sections without a good run: "
-            + ", ".join(missing))
-        return False
+        message = (f"lecturebuild: {lecture.source.name}: not rendered as {fmt}, the previous output is kept: "
+                   f"sections without a good run: {', '.join(missing)}")
+        say(message)
+        return TaskFailed(message)
     try:
         view = lecture_view(course, lecture, results)
         folder, _ = OUTPUTS[fmt]
@@ -141,5 +164,5 @@ def render_action(course: Course, name: str, fmt: str, build: str) -> bool:
         writer(view, store, store.build / folder)
     except LectureBuildError as exc:
         say(f"lecturebuild: {exc}")
-        return False
+        return TaskFailed(f"lecturebuild: {exc}")
     return True

@@ -124,3 +124,15 @@ def test_course_config_unknown_key(tmp_path):
     make_course(tmp_path, {"lec": FRONT})
     (tmp_path / "course.yml").write_text("title: C\nauthor: me\n")
     assert problems(tmp_path) == ["course.yml:2: unknown key 'author' (known keys: description, title)"]
+
+
+def test_broken_and_unknown_names_in_templates_are_course_errors(tmp_path):
+    make_course(tmp_path, {"lec": FRONT})
+    broken = tmp_path / "templates" / "markdown" / "lecture.md.j2"
+    broken.parent.mkdir(parents=True)
+    broken.write_text('{% extends "base.j2" %}\n{% block heading %}\n{{ item.title }\n{% endblock %}\n')
+    (tmp_path / "templates" / "extra.j2").write_text("{{ lectur.title }}\n")
+    found = problems(tmp_path)
+    assert len(found) == 2
+    assert any(p.startswith("lecture.md.j2:3: template error: unexpected '}'") for p in found)
+    assert any(p.startswith("extra.j2:1: template uses unknown variable 'lectur'") for p in found)

@@ -47,13 +47,13 @@ def fault_run(tmp_path_factory):
 
     messages = io.StringIO()
     with contextlib.redirect_stderr(messages):
-        ok = execute_lecture(lecture, root / "build", "cpu", jobs=2, time_limit=3)
-    return lecture, root, ok, messages.getvalue()
+        failures = execute_lecture(lecture, root / "build", "cpu", jobs=2, time_limit=3)
+    return lecture, root, failures, messages.getvalue()
 
 
 def test_the_build_fails_but_every_other_section_ran(fault_run):
-    lecture, root, ok, _ = fault_run
-    assert ok is False
+    lecture, root, failures, _ = fault_run
+    assert len(failures) == 6  # every failing section is reported, none twice
     results = load_results(Store(root / "build"), lecture)
     assert {sid for sid, r in results.items() if r.ok} == {"_setup", "ok", "after"}
     assert results["after"].runs[0].outputs[0].text == "still runs\n"
@@ -108,6 +108,6 @@ def test_sections_run_in_their_own_scratch_folder(tmp_path):
     (root / "lectures" / "w.md").write_text("---\ntitle: W\norder: 1\nsummary: S\n---\n## W {#w}\n```{snippet} w.py\n```\n")
     (root / "snippets" / "w").mkdir(parents=True)
     (root / "snippets" / "w" / "w.py").write_text("open('out.txt', 'w').write('x')\nimport os\nprint(os.getcwd())\n")
-    assert execute_lecture(load_course(root).lectures[0], root / "build", "cpu")
+    assert execute_lecture(load_course(root).lectures[0], root / "build", "cpu") == []
     assert not (root / "out.txt").exists() and not (root / "snippets" / "w" / "out.txt").exists()
     assert (root / "build" / "scratch" / "w" / "w" / "out.txt").read_text() == "x"

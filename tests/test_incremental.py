@@ -22,7 +22,7 @@ from lecturebuild.execute import execute_lecture
 def run_lecture(root: Path) -> str:
     messages = io.StringIO()
     with contextlib.redirect_stderr(messages):
-        assert execute_lecture(load_course(root).lectures[0], root / "build", "cpu", root=root)
+        assert execute_lecture(load_course(root).lectures[0], root / "build", "cpu", root=root) == []
     return messages.getvalue()
 
 

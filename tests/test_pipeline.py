@@ -93,6 +93,9 @@ def test_failing_snippet_fails_its_lecture_and_the_build_but_not_the_other_lectu
     # training needs model, so it cannot run either; the other lecture is built in full
     assert "section 'training', which this one needs" not in result.stderr
     assert "section 'model', which this one needs, failed when replayed" in result.stderr
+    summary = result.stdout[result.stdout.index("lecturebuild: 1 task failed; the rest of the course was built:"):]
+    assert "- execute:01_basics\n    FAILED 01_basics.md: section 'model': RuntimeError at " in summary
+    assert "    FAILED 01_basics.md: section 'training': section 'model', which this one needs" in summary
     build = sample_course / "build"
     assert not (build / "markdown" / "01_basics.md").exists()
     assert (build / "markdown" / "02_plots.md").exists() and (build / "notebooks" / "02_plots.ipynb").exists()
