@@ -1,21 +1,18 @@
 """Build side of execution: plan a lecture's runs, hand them to the worker, report the outcome.
 
-The build process never imports torch and never runs snippet code. It starts one worker
-(`python -m lecturebuild.worker`) the first time some section is stale and sends it every lecture
-it executes afterwards, so torch is imported once per build process, not once per lecture.
+The build process never imports torch and never runs snippet code. The first time some section is
+stale it connects to a worker (daemon.py: a warm one kept for this build folder, or a new one) and
+sends it every lecture it executes afterwards, so torch is imported once, not once per lecture.
 """
 
 from __future__ import annotations
 
 import atexit
 import json
-import os
-import pickle
-import subprocess
 import sys
 from pathlib import Path
 
-from . import cache
+from . import cache, daemon
 from .model import SETUP_ID, Lecture, SectionResult
 from .store import Store
 from .worker import WorkerOptions
@@ -52,47 +49,27 @@ def load_results(store: Store, lecture: Lecture) -> dict[str, SectionResult | No
     return {sid: store.load(lecture.name, sid) for sid in ids}
 
 
-_worker: subprocess.Popen | None = None
+_connection: daemon.Connection | None = None  # this build process's worker, kept for every lecture
 
 
-def _worker_process(build: Path) -> subprocess.Popen:
-    """This process's worker, started on first use; it exits when our end of its stdin closes."""
-    global _worker
-    if _worker is None or _worker.poll() is not None:
-        build.mkdir(parents=True, exist_ok=True)
-        package_parent = str(Path(__file__).resolve().parent.parent)
-        path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)
-        _worker = subprocess.Popen([sys.executable, "-m", "lecturebuild.worker"], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, cwd=build, env={**os.environ, "PYTHONPATH": path})
-    return _worker
+def _close_worker(kill: bool = False) -> None:
+    global _connection
+    if _connection is not None:
+        connection, _connection = _connection, None
+        connection.close(kill)
 
 
-def _stop_worker(kill: bool = False) -> None:
-    global _worker
-    if _worker is None:
-        return
-    worker, _worker = _worker, None
-    if kill:
-        worker.kill()
-    else:
-        worker.stdin.close()
-    try:
-        worker.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
-
-
-atexit.register(_stop_worker)
+atexit.register(_close_worker)
 
 
 def _run_worker(lecture: Lecture, plan: list, options: WorkerOptions) -> None:
+    global _connection
     total, done = len(plan), 0
-    worker = _worker_process(options.build)
+    if _connection is None:
+        _connection = daemon.connect(options.build)
     try:
-        pickle.dump((lecture, plan, options), worker.stdin)
-        worker.stdin.flush()
-        for line in worker.stdout:
+        _connection.send((lecture, plan, options))
+        for line in _connection.events:
             event = json.loads(line)
             if event["event"] == "end":
                 return
@@ -101,9 +78,9 @@ def _run_worker(lecture: Lecture, plan: list, options: WorkerOptions) -> None:
                 status = "ok" if event["ok"] else "FAILED"
                 say(f"  [{done}/{total}] {lecture.name}/{event['section']}: {status} in "
                     f"{event['seconds']:.2f} s on {event['device']}")
-        _stop_worker(kill=True)  # it ended without finishing the request; the next request starts a new one
+        _close_worker(kill=True)  # it ended without finishing the request; the next request starts a new one
     except BaseException:
-        _stop_worker(kill=True)
+        _close_worker(kill=True)
         raise
 
 

@@ -121,6 +121,8 @@ ENVIRONMENT = _environment()
 
 def check_prose(source: Path, prose: Prose, section_ids: Iterable[str]) -> list[Problem]:
     """Problems in a prose block's expressions that can be found before anything runs."""
+    if "{" not in prose.text:
+        return []  # no Jinja syntax at all: nothing to check
     try:
         ast = ENVIRONMENT.parse(prose.text)
     except TemplateSyntaxError as exc:

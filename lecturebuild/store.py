@@ -19,15 +19,15 @@ from .model import SectionResult
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write to a temporary file beside `path`, flush it to disk, then rename it over `path`."""
+    """Write to a temporary file beside `path`, then rename it over `path`: readers see the old file or the
+    new one, never a half-written one. No fsync: after a power loss a result may be lost or torn, and a
+    torn result fails to parse and is run again, so durability is not worth its milliseconds per file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -20,12 +20,11 @@ from .course import load_course
 from .errors import LectureBuildError
 from .execute import execute_lecture, load_results, say
 from .model import SETUP_ID, Course, Lecture
-from .notebook import write_notebook
 from .render import lecture_view, write_html, write_markdown
-from .store import Store
+from .store import Store, file_digest
 
 PACKAGE = Path(__file__).resolve().parent
-RENDER_CODE = [PACKAGE / name for name in ("render.py", "quote.py", "notebook.py", "model.py")]
+RENDER_CODE = [PACKAGE / name for name in ("render.py", "quote.py", "notebook.py", "script.py", "model.py")]
 OUTPUTS = {"markdown": ("markdown", ".md"), "html": ("html", ".html"), "notebook": ("notebooks", ".ipynb")}
 
 
@@ -63,7 +62,7 @@ class BuildReporter(ConsoleReporter):
 def load_or_exit(root: Path) -> Course:
     """The validated course; on any problem, print them all and exit before anything runs."""
     try:
-        return load_course(root)
+        return load_course(root, memo=Path(root) / "build" / ".validated.json")
     except LectureBuildError as exc:
         print(f"lecturebuild: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -122,17 +121,24 @@ def execute_tasks(course: Course, device: str, jobs: int = 1):
         }
 
 
+def _renderer_digest(root: Path) -> str:
+    """One digest of every template and of the rendering code: editing any of them re-renders everything."""
+    files = _template_files(root) + [str(p) for p in RENDER_CODE]
+    return cache.key_of({path: file_digest(Path(path)) for path in files})
+
+
 def render_tasks(course: Course, fmt: str):
     store = Store(course.root / "build")
     folder, suffix = OUTPUTS[fmt]
-    templates = _template_files(course.root)
+    renderer = _renderer_digest(course.root)
     for lecture in course.lectures:
         target = store.build / folder / f"{lecture.name}{suffix}"
         yield {
             "name": lecture.name,
             "doc": f"render {lecture.name} as {fmt}",
             "actions": [(render_action, [course, lecture.name, fmt, str(store.build)])],
-            "file_dep": [str(lecture.source)] + _result_files(store, lecture) + templates + [str(p) for p in RENDER_CODE],
+            "file_dep": [str(lecture.source)] + _result_files(store, lecture),
+            "uptodate": [config_changed({"renderer": renderer})],
             "targets": [str(target)],
             "clean": True,
         }
@@ -160,6 +166,8 @@ def render_action(course: Course, name: str, fmt: str, build: str) -> bool | Tas
     try:
         view = lecture_view(course, lecture, results)
         folder, _ = OUTPUTS[fmt]
+        from .notebook import write_notebook  # nbformat is slow to import: only where a notebook is written
+
         writer = {"markdown": write_markdown, "html": write_html, "notebook": write_notebook}[fmt]
         writer(view, store, store.build / folder)
     except LectureBuildError as exc:

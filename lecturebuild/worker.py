@@ -244,11 +244,19 @@ class _Running:
     handoff: Path
 
 
-def run_jobs(lecture: Lecture, jobs: list, options: WorkerOptions, emit) -> None:
-    """Run every job, `options.jobs` at a time; `emit(event_dict)` reports progress."""
+class ClientGone(Exception):
+    """The build that asked for these sections has gone away (killed or interrupted)."""
+
+
+def run_jobs(lecture: Lecture, jobs: list, options: WorkerOptions, emit, client_fd: int | None = None) -> None:
+    """Run every job, `options.jobs` at a time; `emit(event_dict)` reports progress.
+
+    `client_fd` is the build's end of the conversation: it only becomes readable (at end of file) when
+    the build has gone, and then every running section is killed and ClientGone raised."""
     store = Store(options.build)
     pending = list(jobs)
     running: dict[int, _Running] = {}
+    watched = [client_fd] if client_fd is not None else []
     try:
         while pending or running:
             while pending and len(running) < max(1, options.jobs):
@@ -257,7 +265,9 @@ def run_jobs(lecture: Lecture, jobs: list, options: WorkerOptions, emit) -> None
                 emit({"event": "start", "section": child.job.section})
             now = time.monotonic()
             wait = max(0.0, min(c.started + options.time_limit for c in running.values()) - now)
-            ready, _, _ = select.select(list(running), [], [], wait)
+            ready, _, _ = select.select(list(running) + watched, [], [], wait)
+            if client_fd is not None and client_fd in ready:
+                raise ClientGone()
             now = time.monotonic()
             for fd in list(running):
                 child = running[fd]
@@ -344,29 +354,43 @@ def _last_snippet_frame(log: Path) -> str:
     return f"{frames[0][0]}:{frames[0][1]}" if frames else ""
 
 
-def main() -> int:
-    """Serve requests until stdin closes; one request = one lecture's stale sections."""
-    requests = sys.stdin.buffer
-    events = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)  # anything else printed in this process goes to stderr, not into the event stream
-    _die_with_parent()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+def serve(requests, events, client_fd: int) -> None:
+    """Answer requests until the build closes its end; one request = one lecture's stale sections."""
 
     def emit(event: dict) -> None:
         events.write(json.dumps(event) + "\n")
+        events.flush()
 
     while True:
         try:
             lecture, jobs, options = pickle.load(requests)
-        except EOFError:
-            return 0
+        except (EOFError, ConnectionError):
+            return
         _warm_up(lecture)
-        run_jobs(lecture, jobs, options, emit)
+        run_jobs(lecture, jobs, options, emit, client_fd)
         emit({"event": "end"})
+
+
+def main(argv: list[str]) -> int:
+    """`worker`: serve one build over stdin/stdout; `worker --serve SOCKET IDLE`: see daemon.py."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if argv[:1] == ["--serve"]:
+        from .daemon import serve_socket
+
+        serve_socket(Path(argv[1]), float(argv[2]))
+        return 0
+    events = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # anything else printed in this process goes to stderr, not into the event stream
+    _die_with_parent()
+    try:
+        serve(sys.stdin.buffer, events, sys.stdin.fileno())
+    except ClientGone:
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
     try:
-        sys.exit(main())
+        sys.exit(main(sys.argv[1:]))
     except KeyboardInterrupt:
         sys.exit(130)

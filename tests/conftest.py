@@ -15,6 +15,10 @@ SAMPLE = Path(__file__).resolve().parent / "sample_course"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
+# Builds in tests get a private worker that ends with them; test_daemon.py tests the warm daemon.
+os.environ.setdefault("LECTUREBUILD_WORKER_IDLE", "0")
+
+
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true",
                      help="rewrite tests/golden/ from the current build instead of comparing with it")

@@ -77,7 +77,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
     ("---\ntitle: T\norder: one\nsummary: S\n---\n", "lec.md:3: 'order' must be an integer, got 'one'"),
     ("---\ntitle: T\norder: 1\n---\n", "lec.md:1: front matter lacks 'summary'"),
     ("---\ntitle: T\norder: 1\nsummary: S\ntitel: x\n---\n", "lec.md:5: unknown key 'titel'"),
-    ("---\ntitle: [T\norder: 1\n---\n", "lec.md:3: invalid YAML: expected ',' or ']'"),
+    ("---\ntitle: [T\norder: 1\n---\n", "lec.md:3: invalid YAML: "),
     ("title: T\n", "lec.md:1: missing front matter"),
     ("---\ntitle: T\n", "lec.md:1: front matter is not closed"),
 ])

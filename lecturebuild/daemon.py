@@ -1,0 +1,182 @@
+"""Keep the worker warm between builds: a worker daemon per build folder, reached over a Unix socket.
+
+Importing torch costs a second or two; a rebuild after a one-line edit should not pay it. The first
+build that needs a worker starts `python -m lecturebuild.worker --serve SOCKET IDLE` in the
+background; later builds connect to it. It serves one build at a time, exits after IDLE seconds
+without one (LECTUREBUILD_WORKER_IDLE, default 600; 0 means no daemon: each build process starts
+its own worker and it ends with the build), and exits at once when a build presents a different
+identity (other lecturebuild code, another interpreter or torch), so it never runs stale code.
+
+If a build dies, the daemon sees its connection close and kills the sections it was running.
+The socket lives in a folder only this user can enter, since whoever connects can run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import select
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .errors import LectureBuildError
+
+PACKAGE = Path(__file__).resolve().parent
+DEFAULT_IDLE = 600.0
+
+
+def idle_seconds() -> float:
+    return float(os.environ.get("LECTUREBUILD_WORKER_IDLE", DEFAULT_IDLE))
+
+
+def identity() -> str:
+    """What a daemon must share with a build to serve it: this package's code, the interpreter, torch."""
+    from .cache import torch_version
+
+    h = hashlib.sha256(f"{sys.executable}\0{torch_version()}\0".encode())
+    for path in sorted(PACKAGE.glob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:32]
+
+
+def socket_path(build: Path) -> Path:
+    """A short path (Unix sockets allow about 100 bytes) in a private folder, one per build folder."""
+    folder = Path(tempfile.gettempdir()) / f"lecturebuild-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if folder.stat().st_uid != os.getuid() or folder.stat().st_mode & 0o077:
+        raise LectureBuildError(f"{folder} must belong to this user and be private (mode 700)")
+    return folder / (hashlib.sha256(str(Path(build).resolve()).encode()).hexdigest()[:20] + ".sock")
+
+
+# ----------------------------------------------------------------------------------------------
+# The daemon
+
+
+def serve_socket(path: Path, idle: float) -> None:
+    from .worker import ClientGone, serve
+
+    me = identity()
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    path.unlink(missing_ok=True)
+    server.bind(str(path))
+    server.listen(4)
+    try:
+        while select.select([server], [], [], idle)[0]:
+            connection, _ = server.accept()
+            with connection:
+                requests, events = connection.makefile("rb"), connection.makefile("w")
+                try:
+                    hello = pickle.load(requests)
+                    if hello != me:
+                        events.write(json.dumps({"event": "stale"}) + "\n")
+                        events.flush()
+                        return  # a build with other code: let it start a daemon of its own
+                    events.write(json.dumps({"event": "ready", "pid": os.getpid()}) + "\n")
+                    events.flush()
+                    serve(requests, events, connection.fileno())
+                except (ClientGone, EOFError, ConnectionError, BrokenPipeError):
+                    pass  # that build is gone; wait for the next one
+    finally:
+        server.close()
+        path.unlink(missing_ok=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# The build's side
+
+
+class Connection:
+    """A conversation with a worker: requests are pickles, events are JSON lines."""
+
+    def __init__(self, requests, events, closer):
+        self.requests, self.events, self._closer = requests, events, closer
+
+    def send(self, request) -> None:
+        pickle.dump(request, self.requests)
+        self.requests.flush()
+
+    def close(self, kill: bool = False) -> None:
+        self._closer(kill)
+
+
+def connect(build: Path) -> Connection:
+    """A connection to this build folder's daemon (started if needed), or to a private worker."""
+    if idle_seconds() <= 0:
+        return _private_worker(build)
+    path = socket_path(build)
+    for attempt in range(2):
+        sock = _dial(path) or _start_daemon(path, build)
+        requests, events = sock.makefile("wb"), sock.makefile("r")
+        pickle.dump(identity(), requests)
+        requests.flush()
+        reply = json.loads(events.readline() or '{"event": "gone"}')
+        if reply["event"] == "ready":
+            return Connection(requests, events, lambda kill: sock.close())
+        sock.close()
+        _wait_gone(path)  # it was stale and is exiting; start a fresh one
+    raise LectureBuildError(f"could not reach a worker for {build} (see {build / 'logs' / 'worker.log'})")
+
+
+def _dial(path: Path) -> socket.socket | None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(path))
+        return sock
+    except OSError:
+        sock.close()
+        return None
+
+
+def _start_daemon(path: Path, build: Path) -> socket.socket:
+    log = build / "logs" / "worker.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as stderr:
+        subprocess.Popen([sys.executable, "-m", "lecturebuild.worker", "--serve", str(path), str(idle_seconds())],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, cwd=build,
+                         env=_environment(), start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        sock = _dial(path)
+        if sock is not None:
+            return sock
+        time.sleep(0.02)
+    raise LectureBuildError(f"the worker did not start within 120 s (see {log})")
+
+
+def _wait_gone(path: Path) -> None:
+    deadline = time.monotonic() + 10
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _environment() -> dict:
+    parent = str(PACKAGE.parent)
+    path = os.pathsep.join(p for p in (parent, os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path}
+
+
+def _private_worker(build: Path) -> Connection:
+    """A worker for this build process alone, over pipes; it dies with the build."""
+    build.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen([sys.executable, "-m", "lecturebuild.worker"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=False, cwd=build, env=_environment())
+    events = open(process.stdout.fileno(), "r", closefd=False)
+
+    def close(kill: bool) -> None:
+        if kill:
+            process.kill()
+        else:
+            process.stdin.close()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    return Connection(process.stdin, events, close)
