@@ -21,7 +21,7 @@ JOBS = tasks.requested_jobs(DEVICE)
 
 
 def task_execute():
-    """Run each lecture's stale sections on the device (doit device=auto|cpu|cuda jobs=N)."""
+    """Run the stale sections of every lecture on the device (doit device=auto|cpu|cuda jobs=N)."""
     yield from tasks.execute_tasks(COURSE, DEVICE, JOBS)
 
 

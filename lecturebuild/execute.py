@@ -22,23 +22,39 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def execute_lecture(lecture: Lecture, build: Path, device: str, jobs: int = 1, time_limit: float = 600.0,
-                    root: Path | None = None) -> list[str]:
-    """Bring every section's stored result up to date; the failure messages (none when all is well)."""
+def execute_lectures(lectures: tuple[Lecture, ...] | list[Lecture], build: Path, device: str, jobs: int = 1,
+                     time_limit: float = 600.0, root: Path | None = None) -> dict[str, list[str]]:
+    """Bring every section's stored result up to date; the failure messages of each lecture.
+
+    The stale sections of all `lectures` go to the worker as one batch, longest first (by their last
+    run), so the longest section starts at once and the others fill the remaining cores."""
     store = Store(Path(build).resolve())
-    root = Path(root or lecture.source.parent.parent).resolve()
+    root = Path(root or lectures[0].source.parent.parent).resolve()
     env = cache.RunEnvironment.detect(device)
-    stored = load_results(store, lecture)
-    plan = cache.plan_lecture(lecture, env, stored, root)
-    if plan:
-        # Longest first (by the last run's time), so parallel sections finish together.
-        plan.sort(key=lambda job: -(stored[job.section].seconds if stored.get(job.section) else 0.0))
-        for job in plan:
+    stored = {lecture.name: load_results(store, lecture) for lecture in lectures}
+    work = [(lecture, job) for lecture in lectures
+            for job in cache.plan_lecture(lecture, env, stored[lecture.name], root)]
+    if work:
+        def last_seconds(item) -> float:
+            previous = stored[item[0].name].get(item[1].section)
+            return previous.seconds if previous else 0.0
+
+        work.sort(key=lambda item: -last_seconds(item))
+        for lecture, job in work:
             say(f"  {lecture.name}/{job.section}: runs ({job.reason})")
         options = WorkerOptions(device=env.device, build=store.build, root=root, jobs=jobs, time_limit=time_limit)
-        _run_worker(lecture, plan, options)
-        stored = load_results(store, lecture)
-    messages = failure_messages(lecture, stored, cache.lecture_keys(lecture, env))
+        _run_worker(work, options)
+    return {lecture.name: lecture_failures(lecture, store, env) for lecture in lectures}
+
+
+def lecture_failures(lecture: Lecture, store: Store, env: cache.RunEnvironment) -> list[str]:
+    return failure_messages(lecture, load_results(store, lecture), cache.lecture_keys(lecture, env))
+
+
+def execute_lecture(lecture: Lecture, build: Path, device: str, jobs: int = 1, time_limit: float = 600.0,
+                    root: Path | None = None) -> list[str]:
+    """Execute one lecture's stale sections; print and return its failure messages."""
+    messages = execute_lectures([lecture], build, device, jobs, time_limit, root)[lecture.name]
     for message in messages:
         say(message)
     return messages
@@ -62,13 +78,13 @@ def _close_worker(kill: bool = False) -> None:
 atexit.register(_close_worker)
 
 
-def _run_worker(lecture: Lecture, plan: list, options: WorkerOptions) -> None:
+def _run_worker(work: list, options: WorkerOptions) -> None:
     global _connection
-    total, done = len(plan), 0
+    total, done = len(work), 0
     if _connection is None:
         _connection = daemon.connect(options.build)
     try:
-        _connection.send((lecture, plan, options))
+        _connection.send((work, options))
         for line in _connection.events:
             event = json.loads(line)
             if event["event"] == "end":
@@ -76,7 +92,7 @@ def _run_worker(lecture: Lecture, plan: list, options: WorkerOptions) -> None:
             if event["event"] == "done":
                 done += 1
                 status = "ok" if event["ok"] else "FAILED"
-                say(f"  [{done}/{total}] {lecture.name}/{event['section']}: {status} in "
+                say(f"  [{done}/{total}] {event['lecture']}/{event['section']}: {status} in "
                     f"{event['seconds']:.2f} s on {event['device']}")
         _close_worker(kill=True)  # it ended without finishing the request; the next request starts a new one
     except BaseException:

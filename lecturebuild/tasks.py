@@ -6,8 +6,11 @@ with every doit runner, parallel ones included.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import sys
+import time
 from pathlib import Path
 
 from doit import get_var
@@ -18,10 +21,10 @@ from doit.tools import config_changed
 from . import TEMPLATES_DIR, cache
 from .course import load_course
 from .errors import LectureBuildError
-from .execute import execute_lecture, load_results, say
+from .execute import execute_lectures, lecture_failures, load_results, say
 from .model import SETUP_ID, Course, Lecture
 from .render import lecture_view, write_html, write_markdown
-from .store import Store, file_digest
+from .store import Store, file_digest, write_atomic
 
 PACKAGE = Path(__file__).resolve().parent
 RENDER_CODE = [PACKAGE / name for name in ("render.py", "quote.py", "notebook.py", "script.py", "model.py")]
@@ -107,13 +110,15 @@ def _template_files(root: Path) -> list[str]:
 
 
 def execute_tasks(course: Course, device: str, jobs: int = 1):
+    """A task per lecture, so one lecture's failure does not hold back the rendering of the others."""
     store = Store(course.root / "build")
     env = cache.RunEnvironment.detect(device)
     for lecture in course.lectures:
         yield {
             "name": lecture.name,
             "doc": f"run the stale sections of {lecture.name}",
-            "actions": [(run_action, [lecture, str(store.build), device, jobs, str(course.root)])],
+            "actions": [(run_action, [lecture, course.lectures, str(store.build), device, jobs, str(course.root),
+                                      run_id()])],
             "file_dep": [str(lecture.source)] + _snippet_files(lecture),
             "targets": _result_files(store, lecture),
             "uptodate": [config_changed({"device": env.device, "torch": env.torch, "executor": env.executor})],
@@ -144,13 +149,40 @@ def render_tasks(course: Course, fmt: str):
         }
 
 
-def run_action(lecture: Lecture, build: str, device: str, jobs: int, root: str) -> bool | TaskFailed:
+def run_id() -> str:
+    """Names this build run; `doit -n` worker processes inherit it from the process that loaded dodo.py."""
+    return os.environ.setdefault("LECTUREBUILD_RUN", f"{os.getpid()}-{time.time_ns()}")
+
+
+def run_action(lecture: Lecture, lectures: tuple[Lecture, ...], build: str, device: str, jobs: int,
+               root: str, run: str) -> bool | TaskFailed:
+    """The first execute action of a build runs the stale sections of every lecture in one batch,
+    scheduled together across lectures; each lecture's action then reports that lecture's failures."""
+    store = Store(Path(build))
+    marker = store.build / ".executed-by"
     try:
-        messages = execute_lecture(lecture, Path(build), device, jobs, root=Path(root))
+        with _execution_lock(store.build):
+            if not marker.exists() or marker.read_text() != run:
+                execute_lectures(lectures, store.build, device, jobs, root=Path(root))
+                write_atomic(marker, run)
+        messages = lecture_failures(lecture, store, cache.RunEnvironment.detect(device))
     except LectureBuildError as exc:
         messages = [f"lecturebuild: {exc}"]
-        say(messages[0])
+    for message in messages:
+        say(message)
     return TaskFailed("\n".join(messages)) if messages else True
+
+
+@contextlib.contextmanager
+def _execution_lock(build: Path):
+    """One process executes sections for a build folder at a time (`doit -n`, or two builds at once)."""
+    build.mkdir(parents=True, exist_ok=True)
+    with open(build / ".execute.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def render_action(course: Course, name: str, fmt: str, build: str) -> bool | TaskFailed:

@@ -1,6 +1,6 @@
 """The worker: a separate, long-lived interpreter that runs sections for the build.
 
-    python -m lecturebuild.worker     reads pickled (Lecture, [Job], WorkerOptions) requests on stdin
+    python -m lecturebuild.worker     reads pickled ([(Lecture, Job)], WorkerOptions) requests on stdin
 
 It imports torch, numpy and matplotlib once, then forks one child per section, so a section pays a
 fork (milliseconds) instead of an interpreter start and a torch import (over a second). One worker
@@ -21,6 +21,7 @@ stdout, ending each request with {"event": "end"}.
 from __future__ import annotations
 
 import builtins
+import functools
 import json
 import os
 import pickle
@@ -53,7 +54,7 @@ def _warm_up(lecture: Lecture) -> None:
     """Import what snippets import, once, before forking."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")  # torch.cuda.is_available() without a CUDA context
-    modules = ["numpy", "torch", "matplotlib.pyplot"]
+    modules = ["numpy", "numpy.random", "torch", "matplotlib.pyplot"]  # numpy.random loads lazily: 20 ms a section
     codes = [s.code for section in lecture.sections for s in section.snippets]
     if any("optim" in code for code in codes):
         modules.append("torch._dynamo")  # the first optimizer imports it: about 2 s per section otherwise
@@ -66,6 +67,7 @@ def _warm_up(lecture: Lecture) -> None:
     from . import capture
 
     capture.install_show()
+    _cpu_name()
 
 
 def _die_with_parent() -> None:
@@ -78,14 +80,20 @@ def _die_with_parent() -> None:
         pass
 
 
-def seed_everything(seed: int) -> None:
+def seed_everything(seed: int, device: str = "cpu") -> None:
     random.seed(seed)
     if (numpy := sys.modules.get("numpy")) is not None:
         numpy.random.seed(seed)
     if (torch := sys.modules.get("torch")) is not None:
-        torch.manual_seed(seed)
+        if device == "cpu":
+            # What torch.manual_seed does on a machine without accelerators, minus queueing lazy
+            # CUDA/XPU seeding, which captures a stack trace: 3 ms a call.
+            torch.default_generator.manual_seed(seed)
+        else:
+            torch.manual_seed(seed)
 
 
+@functools.lru_cache(maxsize=None)  # read once in the worker, before it forks
 def _cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -176,7 +184,7 @@ def _run_in_child(lecture: Lecture, job, options: WorkerOptions, handoff: Path) 
     except Exception as exc:  # noqa: BLE001 - reported as the section's failure
         device, failure = Device(options.device, "", "", platform.python_version()), str(exc)
     if not failure:
-        runs, values, failure = _run_section(lecture, job.section, store.figures_dir(lecture.name))
+        runs, values, failure = _run_section(lecture, job.section, store.figures_dir(lecture.name), device.kind)
         memory = _cuda_peak(device)
     result = SectionResult(
         lecture=lecture.name, section=job.section, key=job.key, inputs=job.inputs, runs=tuple(runs),
@@ -193,7 +201,7 @@ def _cuda_peak(device: Device) -> dict[str, float]:
     return {"cuda": round(torch.cuda.max_memory_allocated() / 2**20, 1)}
 
 
-def _run_section(lecture: Lecture, section_id: str, figures_dir: Path):
+def _run_section(lecture: Lecture, section_id: str, figures_dir: Path, device: str = "cpu"):
     """Run setup, replay needed sections quietly, run this section; return (runs, values, failure)."""
     from . import capture
 
@@ -201,22 +209,22 @@ def _run_section(lecture: Lecture, section_id: str, figures_dir: Path):
     quiet = capture.FigureSink(None)
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
     if section_id == SETUP_ID:
-        seed_everything(lecture.seed)
+        seed_everything(lecture.seed, device)
         return [capture.run_snippet(lecture.setup, namespace, figures)], {}, ""
     if lecture.setup is not None:
-        seed_everything(lecture.seed)
+        seed_everything(lecture.seed, device)
         error = capture.run_snippet(lecture.setup, namespace, quiet).error
         if error is not None:
             return [], {}, f"the lecture's setup failed at {error.location}: {error.ename}: {error.evalue}"
     section = lecture.section(section_id)
     for needed in lecture.closure(section):
-        seed_everything(lecture.seed)
+        seed_everything(lecture.seed, device)
         for snippet in needed.snippets:
             error = capture.run_snippet(snippet, namespace, quiet).error
             if error is not None and not error.expected:
                 return [], {}, (f"section {needed.id!r}, which this one needs, failed when replayed, at "
                                 f"{error.location}: {error.ename}: {error.evalue}")
-    seed_everything(lecture.seed)
+    seed_everything(lecture.seed, device)
     before = {name: id(obj) for name, obj in namespace.items()}
     runs, failure = [], ""
     for snippet in section.snippets:
@@ -237,6 +245,7 @@ def _run_section(lecture: Lecture, section_id: str, figures_dir: Path):
 
 @dataclass
 class _Running:
+    lecture: Lecture
     job: object
     pid: int
     pidfd: int
@@ -248,21 +257,21 @@ class ClientGone(Exception):
     """The build that asked for these sections has gone away (killed or interrupted)."""
 
 
-def run_jobs(lecture: Lecture, jobs: list, options: WorkerOptions, emit, client_fd: int | None = None) -> None:
-    """Run every job, `options.jobs` at a time; `emit(event_dict)` reports progress.
+def run_jobs(work: list, options: WorkerOptions, emit, client_fd: int | None = None) -> None:
+    """Run every (lecture, job) of `work`, in order, `options.jobs` at a time; `emit(event)` reports progress.
 
     `client_fd` is the build's end of the conversation: it only becomes readable (at end of file) when
     the build has gone, and then every running section is killed and ClientGone raised."""
     store = Store(options.build)
-    pending = list(jobs)
+    pending = list(work)
     running: dict[int, _Running] = {}
     watched = [client_fd] if client_fd is not None else []
     try:
         while pending or running:
             while pending and len(running) < max(1, options.jobs):
-                child = _start(lecture, pending.pop(0), options, store)
+                child = _start(*pending.pop(0), options, store)
                 running[child.pidfd] = child
-                emit({"event": "start", "section": child.job.section})
+                emit({"event": "start", "lecture": child.lecture.name, "section": child.job.section})
             now = time.monotonic()
             wait = max(0.0, min(c.started + options.time_limit for c in running.values()) - now)
             ready, _, _ = select.select(list(running) + watched, [], [], wait)
@@ -274,7 +283,7 @@ def run_jobs(lecture: Lecture, jobs: list, options: WorkerOptions, emit, client_
                 timed_out = fd not in ready and now - child.started >= options.time_limit
                 if fd in ready or timed_out:
                     del running[fd]
-                    emit(_finish(lecture, child, options, store, timed_out))
+                    emit(_finish(child, options, store, timed_out))
     finally:
         for child in running.values():  # interrupted: take every section's processes down with us
             _kill_group(child.pid)
@@ -296,7 +305,8 @@ def _start(lecture: Lecture, job, options: WorkerOptions, store: Store) -> _Runn
             code = 70
         finally:
             os._exit(code)
-    return _Running(job=job, pid=pid, pidfd=os.pidfd_open(pid), started=time.monotonic(), handoff=handoff)
+    return _Running(lecture=lecture, job=job, pid=pid, pidfd=os.pidfd_open(pid), started=time.monotonic(),
+                    handoff=handoff)
 
 
 def _kill_group(pid: int) -> None:
@@ -306,7 +316,8 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def _finish(lecture: Lecture, child: _Running, options: WorkerOptions, store: Store, timed_out: bool) -> dict:
+def _finish(child: _Running, options: WorkerOptions, store: Store, timed_out: bool) -> dict:
+    lecture = child.lecture
     if timed_out:
         _kill_group(child.pid)
     _, status, usage = os.wait4(child.pid, 0)
@@ -325,7 +336,8 @@ def _finish(lecture: Lecture, child: _Running, options: WorkerOptions, store: St
             seconds=round(wall, 3), finished=_now(), failure=_ended_by(status, timed_out, options.time_limit, log))
     result = replace(result, memory={**rss, **result.memory}, wall=round(wall, 6))
     store.write(result)
-    return {"event": "done", "section": job.section, "ok": result.ok, "seconds": result.seconds,
+    return {"event": "done", "lecture": lecture.name, "section": job.section, "ok": result.ok,
+            "seconds": result.seconds,
             "wall": round(wall, 6), "device": result.device.kind}
 
 
@@ -355,7 +367,7 @@ def _last_snippet_frame(log: Path) -> str:
 
 
 def serve(requests, events, client_fd: int) -> None:
-    """Answer requests until the build closes its end; one request = one lecture's stale sections."""
+    """Answer requests until the build closes its end; a request is a list of (lecture, job) to run."""
 
     def emit(event: dict) -> None:
         events.write(json.dumps(event) + "\n")
@@ -363,11 +375,12 @@ def serve(requests, events, client_fd: int) -> None:
 
     while True:
         try:
-            lecture, jobs, options = pickle.load(requests)
+            work, options = pickle.load(requests)
         except (EOFError, ConnectionError):
             return
-        _warm_up(lecture)
-        run_jobs(lecture, jobs, options, emit, client_fd)
+        for lecture in {id(lecture): lecture for lecture, _ in work}.values():
+            _warm_up(lecture)
+        run_jobs(work, options, emit, client_fd)
         emit({"event": "end"})
 
 
