@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .errors import DeviceError
-from .model import SETUP_ID, Lecture, Section, SectionResult, Snippet
+from .model import SETUP_ID, Lecture, Limits, Section, SectionResult, Snippet
 from .store import file_digest
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -82,6 +82,7 @@ class Job:
     key: str
     inputs: dict[str, str]
     reason: str
+    limits: Limits = Limits()  # the section's own, over its lecture's; the build fills in the rest
 
 
 def _snippets_digest(snippets: tuple[Snippet, ...]) -> str:
@@ -123,7 +124,9 @@ def plan_lecture(lecture: Lecture, env: RunEnvironment, stored: dict[str, Sectio
         previous = stored.get(section)
         if previous is not None and previous.key == key and previous.ok and not changed_reads(previous, root):
             continue
-        jobs.append(Job(section=section, key=key, inputs=inputs, reason=why(previous, inputs, root)))
+        own = lecture.section(section).limits if section != SETUP_ID else Limits()
+        jobs.append(Job(section=section, key=key, inputs=inputs, reason=why(previous, inputs, root),
+                        limits=own.over(lecture.limits)))
     return jobs
 
 

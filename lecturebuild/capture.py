@@ -25,22 +25,75 @@ MAX_VALUE_ITEMS = 10_000  # longest list a section may hand to the prose
 MAX_VALUE_TEXT = 10_000  # longest string a section may hand to the prose
 
 
+class OutputBudget:
+    """How much printed output a section keeps for the rendered material (`limit` bytes of UTF-8).
+
+    Past the limit the output is cut with a visible note, and everything the section printed, from
+    the start, goes to `spill`, so nothing is lost and a runaway print loop cannot fill the memory."""
+
+    def __init__(self, limit: int, spill: Path):
+        self.limit, self.spill, self.used = limit, spill, 0
+        self._kept: list[str] = []
+        self._file = None
+
+    def take(self, text: str) -> str:
+        """The part of `text` to keep in the rendered output."""
+        if self._file is not None:
+            self._file.write(text)
+            return ""
+        size = len(text.encode("utf-8", "replace"))
+        if not self.limit or self.used + size <= self.limit:
+            self.used += size
+            self._kept.append(text)
+            return text
+        keep = text.encode("utf-8", "replace")[: self.limit - self.used].decode("utf-8", "ignore")
+        self.spill.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.spill, "w", encoding="utf-8", errors="replace")
+        self._file.write("".join(self._kept) + text)
+        self._kept.clear()
+        return (f"{keep}\n[lecturebuild: output cut here, past {self.limit:,} bytes; "
+                f"the full output is in {self.spill}]\n")
+
+    def close(self) -> None:
+        """Flush the full output to disk; the section's process ends with os._exit, which would not."""
+        if self._file is not None:
+            self._file.close()
+
+
+class _BytesCapture:
+    """sys.stdout.buffer: bytes are decoded as UTF-8, and what is not UTF-8 is shown as U+FFFD."""
+
+    def __init__(self, text: "_StreamCapture"):
+        self._text = text
+
+    def write(self, data) -> int:
+        self._text.write(bytes(data).decode("utf-8", "replace"))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
 class _StreamCapture(io.TextIOBase):
     """Stands in for sys.stdout / sys.stderr; appends to a shared, ordered list of outputs."""
 
-    def __init__(self, name: str, outputs: list, fd: int):
-        self.name, self._outputs, self._fd = name, outputs, fd
+    def __init__(self, name: str, outputs: list, fd: int, budget: OutputBudget | None = None):
+        self.name, self._outputs, self._fd, self._budget = name, outputs, fd, budget
+        self.buffer = _BytesCapture(self)
 
     def write(self, text: str) -> int:
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        length = len(text)
+        if self._budget is not None:
+            text = self._budget.take(text)
         if text:
             last = self._outputs[-1] if self._outputs else None
             if isinstance(last, list) and last[0] == self.name:
                 last[1].append(text)
             else:
                 self._outputs.append([self.name, [text]])
-        return len(text)
+        return length
 
     def writable(self) -> bool:
         return True
@@ -112,15 +165,15 @@ def install_show() -> None:
         pyplot.show = _show
 
 
-def run_snippet(snippet: Snippet, namespace: dict, sink: FigureSink) -> SnippetRun:
+def run_snippet(snippet: Snippet, namespace: dict, sink: FigureSink, budget: OutputBudget | None = None) -> SnippetRun:
     """Execute one snippet in `namespace`; never raises for anything the snippet does."""
     outputs: list = []
     _running.append((sink, outputs))
     linecache.cache[snippet.file] = (len(snippet.code), None, snippet.code.splitlines(True), snippet.file)
     started = time.perf_counter()
     saved = sys.stdout, sys.stderr
-    sys.stdout = _StreamCapture("stdout", outputs, 1)
-    sys.stderr = _StreamCapture("stderr", outputs, 2)
+    sys.stdout = _StreamCapture("stdout", outputs, 1, budget)
+    sys.stderr = _StreamCapture("stderr", outputs, 2, budget)
     try:
         tree = ast.parse(snippet.code, snippet.file)
         last = None
@@ -131,7 +184,8 @@ def run_snippet(snippet: Snippet, namespace: dict, sink: FigureSink) -> SnippetR
         if last is not None:
             value = eval(compile(last, snippet.file, "eval"), namespace)
             if value is not None:
-                outputs.append(Value(text=repr(value)))
+                text = repr(value)
+                outputs.append(Value(text=budget.take(text) if budget is not None else text))
     except BaseException as exc:  # the snippet's own failure, SystemExit included, is data
         sink.flush(outputs)
         outputs.append(_error(exc, snippet))

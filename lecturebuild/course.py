@@ -33,7 +33,7 @@ import json
 import keyword
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -41,14 +41,15 @@ import yaml
 from . import quote
 from .render import check_templates
 from .errors import CourseError, Problem
-from .model import Course, Lecture, Prose, Section, Snippet
+from .model import Course, Lecture, Limits, Prose, Section, Snippet
 from .store import write_atomic
 
-FRONT_MATTER_KEYS = {"title": str, "order": int, "summary": str, "setup": str, "seed": int}
+FRONT_MATTER_KEYS = {"title": str, "order": int, "summary": str, "setup": str, "seed": int,
+                     "time_limit": (int, float), "memory_limit": int, "output_limit": int}
 REQUIRED_KEYS = ("title", "order", "summary")
 COURSE_KEYS = {"title": str, "description": str}
-SECTION_ATTRIBUTES = {"needs"}
-SNIPPET_OPTIONS = {"raises"}
+SECTION_ATTRIBUTES = ("needs", "time_limit", "memory_limit")
+SNIPPET_OPTIONS = ("raises", "files")
 
 LECTURE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 SECTION_ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -131,6 +132,7 @@ class _SectionDraft:
     title: str
     line: int
     needs: tuple[str, ...]
+    limits: Limits
     blocks: list = field(default_factory=list)
 
 
@@ -175,6 +177,8 @@ def _load_lecture(root: Path, source: Path, problems: list[Problem], validated: 
         setup=setup,
         intro=tuple(intro),
         sections=sections,
+        limits=Limits(time=float(meta.get("time_limit", 0)), memory=int(meta.get("memory_limit", 0)),
+                      output=int(meta.get("output_limit", 0))),
     )
 
 
@@ -236,8 +240,10 @@ def _check_keys(path, data, key_lines, allowed, required, problems) -> None:
             known = ", ".join(sorted(allowed))
             problems.append(Problem(path, line, f"unknown key {key!r} (known keys: {known})"))
         elif not isinstance(value, allowed[key]) or isinstance(value, bool):
-            wanted = "an integer" if allowed[key] is int else "text"
+            wanted = {int: "an integer", str: "text"}.get(allowed[key], "a number")
             problems.append(Problem(path, line, f"{key!r} must be {wanted}, got {value!r}"))
+        elif key.endswith("_limit") and value <= 0:
+            problems.append(Problem(path, line, f"{key!r} must be positive, got {value!r}"))
     for key in required:
         if key not in data:
             problems.append(Problem(path, 1, f"front matter lacks {key!r}"))
@@ -315,7 +321,7 @@ class _BodyReader:
     def _section(self, text: str, line: int) -> _SectionDraft:
         attributes = HEADING_ATTRIBUTES.search(text)
         title = text[: attributes.start()].strip() if attributes else text.strip()
-        section_id, needs = "", ()
+        section_id, needs, limits = "", (), {}
         if attributes:
             try:
                 tokens = shlex.split(attributes.group(1))
@@ -329,8 +335,14 @@ class _BodyReader:
                     key, value = token.split("=", 1)
                     if key == "needs":
                         needs = tuple(n for n in re.split(r"[,\s]+", value) if n)
+                    elif key in SECTION_ATTRIBUTES:
+                        try:
+                            limits[key] = float(value) if key == "time_limit" else int(value)
+                            assert limits[key] > 0
+                        except (ValueError, AssertionError):
+                            self.problem(line, f"{key} must be a positive number, got {value!r}")
                     else:
-                        self.problem(line, f"unknown section attribute {key!r} (known: needs)")
+                        self.problem(line, f"unknown section attribute {key!r} (known: {', '.join(SECTION_ATTRIBUTES)})")
                 else:
                     self.problem(line, f"cannot read section attribute {token!r}: use '#id' or 'needs=a,b'")
         if not section_id:
@@ -338,7 +350,8 @@ class _BodyReader:
         elif not SECTION_ID.match(section_id) or section_id in RESERVED_IDS or keyword.iskeyword(section_id):
             self.problem(line, f"section id {section_id!r} must be lowercase letters, digits and '_', "
                          "starting with a letter, and not a reserved word")
-        return _SectionDraft(id=section_id, title=title, line=line, needs=needs)
+        return _SectionDraft(id=section_id, title=title, line=line, needs=needs,
+                             limits=Limits(time=limits.get("time_limit", 0.0), memory=limits.get("memory_limit", 0)))
 
     def _directive(self, argument: str, body: list[str], line: int) -> Snippet | None:
         options: dict[str, str] = {}
@@ -350,13 +363,18 @@ class _BodyReader:
                 self.problem(line + offset, "a {snippet} block holds only ':option: value' lines; "
                              "the code lives in the snippet file")
             elif option.group(1) not in SNIPPET_OPTIONS:
-                self.problem(line + offset, f"unknown snippet option {option.group(1)!r} (known: raises)")
+                self.problem(line + offset, f"unknown snippet option {option.group(1)!r} (known: raises, files)")
             else:
                 options[option.group(1)] = option.group(2).strip()
         if not argument.strip():
             self.problem(line, "a {snippet} directive needs a file name: ```{snippet} name.py")
             return None
-        return self.snippet(argument.strip(), line, raises=options.get("raises", ""))
+        files = tuple(options.get("files", "").replace(",", " ").split())
+        for name in files:
+            if Path(name).is_absolute() or ".." in Path(name).parts:
+                self.problem(line, f"declared file {name!r} must be a relative path inside the section's folder")
+        snippet = self.snippet(argument.strip(), line, raises=options.get("raises", ""))
+        return replace(snippet, files=files) if snippet is not None else None
 
     def snippet(self, name: str, line: int, raises: str) -> Snippet | None:
         path = (self.snippets_dir / name).resolve()
@@ -408,7 +426,8 @@ def _freeze_sections(source: Path, drafts: list[_SectionDraft], problems: list[P
                                             f"{used_snippets[block.name]}; each snippet file belongs to one place"))
                 used_snippets.setdefault(block.name, block.line)
         seen.setdefault(draft.id, draft.line)
-    return tuple(Section(id=d.id, title=d.title, line=d.line, needs=d.needs, blocks=tuple(d.blocks)) for d in drafts)
+    return tuple(Section(id=d.id, title=d.title, line=d.line, needs=d.needs, blocks=tuple(d.blocks), limits=d.limits)
+                 for d in drafts)
 
 
 def _check_orders(lectures: list[Lecture], problems: list[Problem]) -> None:

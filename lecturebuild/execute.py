@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from . import cache, daemon
-from .model import SETUP_ID, Lecture, SectionResult
+from .model import BUILD_LIMITS, SETUP_ID, Lecture, Limits, SectionResult
 from .store import Store
 from .worker import WorkerOptions
 
@@ -42,7 +42,8 @@ def execute_lectures(lectures: tuple[Lecture, ...] | list[Lecture], build: Path,
         work.sort(key=lambda item: -last_seconds(item))
         for lecture, job in work:
             say(f"  {lecture.name}/{job.section}: runs ({job.reason})")
-        options = WorkerOptions(device=env.device, build=store.build, root=root, jobs=jobs, time_limit=time_limit)
+        options = WorkerOptions(device=env.device, build=store.build, root=root, jobs=jobs,
+                                limits=Limits(time=time_limit).over(BUILD_LIMITS))
         _run_worker(work, options)
     return {lecture.name: lecture_failures(lecture, store, env) for lecture in lectures}
 

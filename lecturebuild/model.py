@@ -35,6 +35,22 @@ class Snippet:
     code: str
     line: int  # line of the directive in the lecture source (the front matter's for a setup snippet)
     raises: str = ""  # exception class name the snippet is expected to raise ("" = must not raise)
+    files: tuple[str, ...] = ()  # files the snippet writes for the lecture, published with its output
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a section may use; 0 means "not set here": a section inherits its lecture's, a lecture the build's."""
+
+    time: float = 0.0  # seconds
+    memory: int = 0  # megabytes beyond what the worker already holds
+    output: int = 0  # bytes of printed output kept in the rendered material
+
+    def over(self, fallback: "Limits") -> "Limits":
+        return Limits(self.time or fallback.time, self.memory or fallback.memory, self.output or fallback.output)
+
+
+BUILD_LIMITS = Limits(time=600.0, memory=0, output=1_000_000)  # memory 0: no limit
 
 
 @dataclass(frozen=True)
@@ -44,6 +60,7 @@ class Section:
     line: int
     needs: tuple[str, ...]  # ids of earlier sections whose names this section uses
     blocks: tuple[Union[Prose, Snippet], ...]
+    limits: Limits = Limits()
 
     @property
     def snippets(self) -> tuple[Snippet, ...]:
@@ -61,6 +78,7 @@ class Lecture:
     setup: Snippet | None
     intro: tuple[Prose, ...]
     sections: tuple[Section, ...]
+    limits: Limits = Limits()
 
     def section(self, section_id: str) -> Section:
         for section in self.sections:
@@ -141,8 +159,17 @@ class Error:
         return f"{self.file}:{self.line}" if self.file else "(unknown location)"
 
 
-Output = Union[Stream, Figure, Value, Error]
-_OUTPUT_TYPES = {"stream": Stream, "figure": Figure, "value": Value, "error": Error}
+@dataclass(frozen=True)
+class File:
+    """A file a snippet declared (`:files:`) and wrote, published beside the lecture."""
+
+    file: str  # "<section>/<name>" under build/results/<lecture>/files/
+    size: int
+    kind: str = field(default="file", init=False)
+
+
+Output = Union[Stream, Figure, Value, Error, File]
+_OUTPUT_TYPES = {"stream": Stream, "figure": Figure, "value": Value, "error": Error, "file": File}
 
 
 @dataclass(frozen=True)

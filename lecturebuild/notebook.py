@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 from nbformat import v4
 
-from .model import Error, Figure, Stream, Value
+from .model import Error, Figure, File, Stream, Value
 from .render import Cell, Heading, LectureView, Text, clean
 from .script import prelude
 from .store import Store, write_atomic
@@ -77,6 +77,10 @@ def _code_cell(item: Cell, figures: Path):
         elif isinstance(output, Value):
             cell.outputs.append(v4.new_output("execute_result", data={"text/plain": clean(output.text)},
                                               execution_count=None))
+        elif isinstance(output, File):
+            name = output.file.split("/")[-1]
+            cell.outputs.append(v4.new_output("stream", name="stdout",
+                                              text=f"[file written: {name}, {output.size:,} bytes]\n"))
         elif isinstance(output, Error):
             cell.outputs.append(v4.new_output("error", ename=output.ename, evalue=output.evalue,
                                               traceback=clean(output.traceback).splitlines()))

@@ -21,7 +21,7 @@ from jinja2 import (ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
 from . import TEMPLATES_DIR, quote
 from .errors import Problem, RenderError
-from .model import SETUP_ID, Course, Device, Figure, Lecture, Output, Prose, SectionResult, Snippet
+from .model import SETUP_ID, Course, Device, Figure, File, Lecture, Output, Prose, SectionResult, Snippet
 from .store import Store, write_atomic
 
 FORMATS = {"markdown": "markdown/lecture.md.j2", "html": "html/lecture.html.j2"}
@@ -75,6 +75,17 @@ class LectureView:
     @property
     def figures(self) -> tuple[Figure, ...]:
         return tuple(o for c in self.cells for o in c.outputs if isinstance(o, Figure))
+
+    @property
+    def files(self) -> tuple[File, ...]:
+        return tuple(o for c in self.cells for o in c.outputs if isinstance(o, File))
+
+
+def copy_files(view: LectureView, store: Store, out_dir: Path) -> None:
+    """Put the lecture's declared files beside its rendered file, where its links point."""
+    source = store.results_dir(view.lecture.name) / "files"
+    for output in view.files:
+        write_atomic(out_dir / view.lecture.name / "files" / output.file, (source / output.file).read_bytes())
 
 
 def lecture_view(course: Course, lecture: Lecture, results: dict[str, SectionResult]) -> LectureView:
@@ -188,7 +199,7 @@ def environment(course_root: Path, html: bool) -> Environment:
 
 # Names a lecture template may use without defining them: the render context, the environment's
 # globals, and the loop variables of base.j2 that its scoped blocks hand to the leaves.
-TEMPLATE_NAMES = {"view", "lecture", "course", "figure_src", "pygments_css", "item", "output"}
+TEMPLATE_NAMES = {"view", "lecture", "course", "figure_src", "file_href", "pygments_css", "item", "output"}
 
 
 def check_templates(course_root: Path) -> list[Problem]:
@@ -217,12 +228,15 @@ def check_templates(course_root: Path) -> list[Problem]:
 
 
 def render(view: LectureView, fmt: str, figure_src: Callable[[Figure], str]) -> str:
-    """The lecture in format `fmt` ("markdown" or "html"); RenderError names the template file and line."""
+    """The lecture in format `fmt` ("markdown" or "html"); RenderError names the template file and line.
+
+    Declared files are linked as <lecture>/files/<section>/<name>, beside the rendered file."""
     env = environment(view.course.root, html=fmt == "html")
     name = FORMATS[fmt]
     try:
         return env.get_template(name).render(view=view, lecture=view.lecture, course=view.course,
-                                             figure_src=figure_src)
+                                             figure_src=figure_src,
+                                             file_href=lambda f: f"{view.lecture.name}/files/{f.file}")
     except TemplateSyntaxError as exc:
         raise RenderError(Problem(Path(exc.filename or name), exc.lineno or 0, f"template error: {exc.message}")) from None
     except TemplateError as exc:
@@ -243,6 +257,7 @@ def write_markdown(view: LectureView, store: Store, out_dir: Path) -> Path:
     figures = store.figures_dir(view.lecture.name)
     for figure in view.figures:
         write_atomic(out_dir / view.lecture.name / figure.file, (figures / figure.file).read_bytes())
+    copy_files(view, store, out_dir)
     text = render(view, "markdown", lambda f: f"{view.lecture.name}/{f.file}")
     target = out_dir / f"{view.lecture.name}.md"
     write_atomic(target, text)
@@ -256,6 +271,7 @@ def write_html(view: LectureView, store: Store, out_dir: Path) -> Path:
     def embedded(figure: Figure) -> str:
         return "data:image/png;base64," + base64.b64encode((figures / figure.file).read_bytes()).decode("ascii")
 
+    copy_files(view, store, out_dir)
     target = out_dir / f"{view.lecture.name}.html"
     write_atomic(target, render(view, "html", embedded))
     return target

@@ -2,7 +2,9 @@
 
     build/results/<lecture>/<section>.json     one SectionResult per section (``_setup`` for the setup)
     build/results/<lecture>/figures/<sha>.png  figures, named by content
+    build/results/<lecture>/files/<section>/   files its snippets declared with :files:
     build/logs/<lecture>/<section>.log         what the section wrote to the raw file descriptors
+    build/logs/<lecture>/<section>.output.txt  its full printed output, when the rendered one was cut
     build/scratch/<lecture>/<section>/         the working directory a section runs in
 """
 
@@ -49,6 +51,14 @@ class Store:
 
     def log_path(self, lecture: str, section: str) -> Path:
         return self.build / "logs" / lecture / f"{section}.log"
+
+    def output_log_path(self, lecture: str, section: str) -> Path:
+        """The full printed output of a section whose output was cut in the rendered material."""
+        return self.build / "logs" / lecture / f"{section}.output.txt"
+
+    def files_dir(self, lecture: str, section: str) -> Path:
+        """Files a section's snippets declared with `:files:`."""
+        return self.results_dir(lecture) / "files" / section
 
     def scratch_dir(self, lecture: str, section: str) -> Path:
         return self.build / "scratch" / lecture / section

@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .model import SETUP_ID, Device, Lecture, SectionResult, SnippetRun
+from .model import BUILD_LIMITS, SETUP_ID, Device, File, Lecture, Limits, SectionResult, SnippetRun
 from .store import Store, file_digest, read_result, write_atomic
 
 
@@ -47,7 +47,7 @@ class WorkerOptions:
     build: Path
     root: Path  # the course folder: files opened below it are recorded as the section's reads
     jobs: int = 1  # sections run at once
-    time_limit: float = 600.0  # seconds per section
+    limits: Limits = BUILD_LIMITS  # for sections and lectures that set none of their own
 
 
 def _warm_up(lecture: Lecture) -> None:
@@ -172,9 +172,11 @@ def _prepare_child(lecture: Lecture, job, options: WorkerOptions, store: Store) 
     return recorder
 
 
-def _run_in_child(lecture: Lecture, job, options: WorkerOptions, handoff: Path) -> None:
+def _run_in_child(lecture: Lecture, job, limits: Limits, options: WorkerOptions, handoff: Path) -> None:
     store = Store(options.build)
     recorder = _prepare_child(lecture, job, options, store)
+    if limits.memory:
+        _limit_memory(limits.memory)
     runs: list[SnippetRun] = []
     values: dict = {}
     failure = ""
@@ -184,7 +186,14 @@ def _run_in_child(lecture: Lecture, job, options: WorkerOptions, handoff: Path) 
     except Exception as exc:  # noqa: BLE001 - reported as the section's failure
         device, failure = Device(options.device, "", "", platform.python_version()), str(exc)
     if not failure:
-        runs, values, failure = _run_section(lecture, job.section, store.figures_dir(lecture.name), device.kind)
+        from .capture import OutputBudget
+
+        budget = OutputBudget(limits.output, store.output_log_path(lecture.name, job.section))
+        try:
+            runs, values, failure = _run_section(lecture, job.section, store, device.kind, budget)
+        finally:
+            budget.close()
+        runs = [_note_memory_limit(run, limits.memory) for run in runs]
         memory = _cuda_peak(device)
     result = SectionResult(
         lecture=lecture.name, section=job.section, key=job.key, inputs=job.inputs, runs=tuple(runs),
@@ -194,6 +203,24 @@ def _run_in_child(lecture: Lecture, job, options: WorkerOptions, handoff: Path) 
     write_atomic(handoff, json.dumps(result.to_data(), ensure_ascii=False))
 
 
+def _limit_memory(megabytes: int) -> None:
+    """Cap the address space at what the worker already maps plus `megabytes`: allocations beyond fail."""
+    import resource
+
+    status = Path("/proc/self/status").read_text()
+    mapped = int(re.search(r"VmSize:\s+(\d+) kB", status).group(1)) * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (mapped + megabytes * 2**20, resource.RLIM_INFINITY))
+
+
+def _note_memory_limit(run: SnippetRun, megabytes: int) -> SnippetRun:
+    """Name the memory limit in an allocation failure, so the message says which limit was hit."""
+    error = run.error
+    if not megabytes or error is None or not (error.ename == "MemoryError" or "allocate" in error.evalue):
+        return run
+    noted = replace(error, evalue=f"{error.evalue} (the section's memory limit is {megabytes} MB)")
+    return replace(run, outputs=tuple(noted if o is error else o for o in run.outputs))
+
+
 def _cuda_peak(device: Device) -> dict[str, float]:
     torch = sys.modules.get("torch")
     if device.kind != "cuda" or torch is None:
@@ -201,16 +228,16 @@ def _cuda_peak(device: Device) -> dict[str, float]:
     return {"cuda": round(torch.cuda.max_memory_allocated() / 2**20, 1)}
 
 
-def _run_section(lecture: Lecture, section_id: str, figures_dir: Path, device: str = "cpu"):
+def _run_section(lecture: Lecture, section_id: str, store: Store, device: str = "cpu", budget=None):
     """Run setup, replay needed sections quietly, run this section; return (runs, values, failure)."""
     from . import capture
 
-    figures = capture.FigureSink(figures_dir)
+    figures = capture.FigureSink(store.figures_dir(lecture.name))
     quiet = capture.FigureSink(None)
     namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
     if section_id == SETUP_ID:
         seed_everything(lecture.seed, device)
-        return [capture.run_snippet(lecture.setup, namespace, figures)], {}, ""
+        return [capture.run_snippet(lecture.setup, namespace, figures, budget)], {}, ""
     if lecture.setup is not None:
         seed_everything(lecture.seed, device)
         error = capture.run_snippet(lecture.setup, namespace, quiet).error
@@ -228,15 +255,32 @@ def _run_section(lecture: Lecture, section_id: str, figures_dir: Path, device: s
     before = {name: id(obj) for name, obj in namespace.items()}
     runs, failure = [], ""
     for snippet in section.snippets:
-        run = capture.run_snippet(snippet, namespace, figures)
-        runs.append(run)
+        run = capture.run_snippet(snippet, namespace, figures, budget)
         error = run.error
-        if error is not None and not error.expected:
+        if snippet.files and error is None:
+            files, failure = _publish_files(snippet, store.files_dir(lecture.name, section_id))
+            run = replace(run, outputs=run.outputs + files)
+        runs.append(run)
+        if failure or (error is not None and not error.expected):
             break
         if snippet.raises and error is None:
             failure = f"{snippet.file} is marked ':raises: {snippet.raises}' but raised nothing"
             break
     return runs, capture.summarise(namespace, before), failure
+
+
+def _publish_files(snippet, destination: Path) -> tuple[tuple[File, ...], str]:
+    """Copy the files a snippet declared from its working folder to the results; a missing one is a failure."""
+    files = []
+    for name in snippet.files:
+        source = Path(name)
+        if not source.is_file():
+            return tuple(files), f"{snippet.file} declares the file {name!r} (:files:) but did not write it"
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, source.read_bytes())
+        files.append(File(file=f"{destination.name}/{name}", size=target.stat().st_size))
+    return tuple(files), ""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -247,6 +291,7 @@ def _run_section(lecture: Lecture, section_id: str, figures_dir: Path, device: s
 class _Running:
     lecture: Lecture
     job: object
+    limits: Limits
     pid: int
     pidfd: int
     started: float
@@ -273,14 +318,14 @@ def run_jobs(work: list, options: WorkerOptions, emit, client_fd: int | None = N
                 running[child.pidfd] = child
                 emit({"event": "start", "lecture": child.lecture.name, "section": child.job.section})
             now = time.monotonic()
-            wait = max(0.0, min(c.started + options.time_limit for c in running.values()) - now)
+            wait = max(0.0, min(c.started + c.limits.time for c in running.values()) - now)
             ready, _, _ = select.select(list(running) + watched, [], [], wait)
             if client_fd is not None and client_fd in ready:
                 raise ClientGone()
             now = time.monotonic()
             for fd in list(running):
                 child = running[fd]
-                timed_out = fd not in ready and now - child.started >= options.time_limit
+                timed_out = fd not in ready and now - child.started >= child.limits.time
                 if fd in ready or timed_out:
                     del running[fd]
                     emit(_finish(child, options, store, timed_out))
@@ -291,6 +336,7 @@ def run_jobs(work: list, options: WorkerOptions, emit, client_fd: int | None = N
 
 
 def _start(lecture: Lecture, job, options: WorkerOptions, store: Store) -> _Running:
+    limits = job.limits.over(options.limits)
     handoff = store.results_dir(lecture.name) / f".{job.section}.handoff.json"
     handoff.unlink(missing_ok=True)
     handoff.parent.mkdir(parents=True, exist_ok=True)
@@ -299,14 +345,14 @@ def _start(lecture: Lecture, job, options: WorkerOptions, store: Store) -> _Runn
     if pid == 0:  # the child
         code = 0
         try:
-            _run_in_child(lecture, job, options, handoff)
+            _run_in_child(lecture, job, limits, options, handoff)
         except BaseException:  # noqa: BLE001 - our own bug: leave its traceback in the section's log
             traceback.print_exc()
             code = 70
         finally:
             os._exit(code)
-    return _Running(lecture=lecture, job=job, pid=pid, pidfd=os.pidfd_open(pid), started=time.monotonic(),
-                    handoff=handoff)
+    return _Running(lecture=lecture, job=job, limits=limits, pid=pid, pidfd=os.pidfd_open(pid),
+                    started=time.monotonic(), handoff=handoff)
 
 
 def _kill_group(pid: int) -> None:
@@ -333,7 +379,7 @@ def _finish(child: _Running, options: WorkerOptions, store: Store, timed_out: bo
         result = SectionResult(
             lecture=lecture.name, section=job.section, key=job.key, inputs=job.inputs, runs=(), values={},
             device=Device(options.device, "", "", platform.python_version()),
-            seconds=round(wall, 3), finished=_now(), failure=_ended_by(status, timed_out, options.time_limit, log))
+            seconds=round(wall, 3), finished=_now(), failure=_ended_by(status, timed_out, child.limits, log))
     result = replace(result, memory={**rss, **result.memory}, wall=round(wall, 6))
     store.write(result)
     return {"event": "done", "lecture": lecture.name, "section": job.section, "ok": result.ok,
@@ -341,10 +387,10 @@ def _finish(child: _Running, options: WorkerOptions, store: Store, timed_out: bo
             "wall": round(wall, 6), "device": result.device.kind}
 
 
-def _ended_by(status: int, timed_out: bool, time_limit: float, log: Path) -> str:
+def _ended_by(status: int, timed_out: bool, limits: Limits, log: Path) -> str:
     """Why a child left no result: the limit, signal or exit status, and the snippet line if the log has it."""
     if timed_out:
-        reason = f"it ran past the time limit of {time_limit:g} s and was stopped"
+        reason = f"it ran past the time limit of {limits.time:g} s and was stopped, with every process it started"
     elif os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
         reason = f"its process was killed by {signal.Signals(number).name} ({signal.strsignal(number)})"
