@@ -178,7 +178,11 @@ def _execution_lock(build: Path):
     """One process executes sections for a build folder at a time (`doit -n`, or two builds at once)."""
     build.mkdir(parents=True, exist_ok=True)
     with open(build / ".execute.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"lecturebuild: another build is running sections in {build}; waiting for it to finish")
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:

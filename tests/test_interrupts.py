@@ -57,5 +57,28 @@ def test_two_builds_at_once_share_the_work_and_both_succeed(tmp_path):
     assert first.returncode == 0 and second.returncode == 0, err_first + err_second
     runs = re.findall(r"slow/(step\d): runs", err_first + err_second)
     assert sorted(runs) == ["step0", "step1", "step2"]  # each section ran once, in one of the two builds
+    assert "another build is running sections in" in err_first + err_second
     handout = (course / "build" / "markdown" / "slow.md").read_text()
     assert all(f"\n{i}\n" in handout for i in range(3))
+
+
+def test_a_worker_that_dies_does_not_hang_the_build(tmp_path):
+    course = sleeping_course(tmp_path / "course", sections=3)
+    build = start_build(course, "jobs=1")
+    deadline = time.monotonic() + 120
+    worker = None
+    while worker is None and time.monotonic() < deadline:
+        for pid in processes_in(course / "build"):
+            with contextlib.suppress(OSError):
+                if b"lecturebuild.worker" in Path(f"/proc/{pid}/cmdline").read_bytes() and \
+                        os.readlink(f"/proc/{pid}/cwd") == str(course / "build"):
+                    worker = int(pid)
+        time.sleep(0.05)
+    while not list((course / "build" / "logs" / "slow").glob("step*.log")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(worker, signal.SIGKILL)
+    out, err = build.communicate(timeout=60)  # must end, not hang
+    assert build.returncode != 0
+    assert "the worker stopped before the section finished" in err
+    time.sleep(0.5)
+    assert processes_in(course) == []
