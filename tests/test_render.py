@@ -51,7 +51,8 @@ def test_latex_survives_markdown():
     assert "h_{t-1}" in html and "\\\\ c &amp;&lt; d" in html
 
 
-def test_course_template_overrides_the_builtin_by_name(built_sample, tmp_path):
+def render_with_override(built_sample, tmp_path, template: str):
+    """Render a copy of the built sample course with its own templates/markdown/lecture.md.j2."""
     import shutil
 
     from conftest import doit
@@ -60,25 +61,22 @@ def test_course_template_overrides_the_builtin_by_name(built_sample, tmp_path):
     shutil.copytree(built_sample[0], course)
     override = course / "templates" / "markdown" / "lecture.md.j2"
     override.parent.mkdir(parents=True)
-    override.write_text('{% extends "base.j2" %}{% block heading %}=== {{ item.title }} ===\n{% endblock %}')
-    result = doit(course, "markdown")
+    override.write_text(template)
+    return course, doit(course, "markdown")
+
+
+def test_course_template_overrides_the_builtin_by_name(built_sample, tmp_path):
+    course, result = render_with_override(
+        built_sample, tmp_path, '{% extends "base.j2" %}{% block heading %}=== {{ item.title }} ===\n{% endblock %}')
     assert result.returncode == 0, result.stderr
     assert "runs (" not in result.stderr  # a template edit runs no code
     handout = (course / "build" / "markdown" / "01_basics.md").read_text()
     assert handout.splitlines()[0] == "=== Tensors ==="
 
 
-def test_unknown_template_variable_names_the_template_and_line(built_sample, tmp_path):
-    import shutil
-
-    from conftest import doit
-
-    course = tmp_path / "course"
-    shutil.copytree(built_sample[0], course)
-    override = course / "templates" / "markdown" / "lecture.md.j2"
-    override.parent.mkdir(parents=True)
-    override.write_text('{% extends "base.j2" %}\n{% block heading %}\n{{ item.subtitle }}\n{% endblock %}')
-    result = doit(course, "markdown")
+def test_unknown_template_attribute_names_the_template_and_line(built_sample, tmp_path):
+    _, result = render_with_override(
+        built_sample, tmp_path, '{% extends "base.j2" %}\n{% block heading %}\n{{ item.subtitle }}\n{% endblock %}')
     assert result.returncode != 0
     assert "templates/markdown/lecture.md.j2:3: template error: 'lecturebuild.render.Heading object' has no " \
            "attribute 'subtitle'" in result.stderr
