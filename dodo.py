@@ -38,3 +38,13 @@ def task_html():
 def task_notebook():
     """Render the executed notebooks: build/notebooks/<lecture>.ipynb."""
     yield from tasks.render_tasks(COURSE, "notebook")
+
+
+def task_check():
+    """Rebuild what is stale, then compare the outputs with the accepted snapshots and the prose with the outputs."""
+    return tasks.check_task(COURSE, ROOT / "build")
+
+
+def task_accept():
+    """Accept the current outputs as the snapshots in snapshots/<device>/ (review, then commit them)."""
+    return tasks.accept_task(COURSE, ROOT / "build")

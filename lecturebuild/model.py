@@ -79,6 +79,7 @@ class Lecture:
     intro: tuple[Prose, ...]
     sections: tuple[Section, ...]
     limits: Limits = Limits()
+    tolerance: float = 1e-3  # relative difference allowed between a float and its accepted value
 
     def section(self, section_id: str) -> Section:
         for section in self.sections:

@@ -149,6 +149,63 @@ def render_tasks(course: Course, fmt: str):
         }
 
 
+def check_task(course: Course, build: Path) -> dict:
+    return {"actions": [(check_action, [course, str(build)])], "task_dep": ["execute"], "verbosity": 2}
+
+
+def accept_task(course: Course, build: Path) -> dict:
+    return {"actions": [(accept_action, [course, str(build)])], "task_dep": ["execute"], "verbosity": 2}
+
+
+def check_action(course: Course, build: str) -> bool | TaskFailed:
+    """Compare every lecture's outputs with its accepted snapshot, and look for hand-typed numbers."""
+    from . import check
+
+    store = Store(Path(build))
+    messages = []
+    for lecture in course.lectures:
+        results = load_results(store, lecture)
+        if any(r is None or not r.ok for r in results.values()):
+            messages.append(f"lecturebuild: {lecture.source.name}: not checked: some sections have no good run")
+            continue
+        kind = next(iter(results.values())).device.kind if results else "cpu"
+        actual = check.lecture_snapshot(lecture, results, store.figures_dir(lecture.name))
+        expected = check.read_snapshot(check.snapshot_path(course.root, kind, lecture.name))
+        tolerance = lecture.tolerance
+        if expected is None and kind != "cpu":
+            expected = check.read_snapshot(check.snapshot_path(course.root, "cpu", lecture.name))
+            tolerance *= check.CROSS_DEVICE_FACTOR
+            say(f"lecturebuild: {lecture.name}: no accepted {kind} snapshot; comparing with the CPU one at "
+                f"a tolerance of {tolerance:g}")
+        if expected is None:
+            messages.append(f"lecturebuild: {lecture.name}: no accepted snapshot yet; review the build and run "
+                            f"`doit accept`")
+        else:
+            messages += [str(d) for d in check.compare_sections(lecture.name, expected, actual, tolerance)]
+        messages += check.handtyped_numbers(lecture, results)
+    for message in messages:
+        say(message)
+    if not messages:
+        say(f"lecturebuild: all {len(course.lectures)} lectures agree with their accepted outputs")
+    return TaskFailed("\n".join(messages)) if messages else True
+
+
+def accept_action(course: Course, build: str) -> bool | TaskFailed:
+    """Write each lecture's current outputs as its accepted snapshot (review the diff, then commit it)."""
+    from . import check
+
+    store = Store(Path(build))
+    for lecture in course.lectures:
+        results = load_results(store, lecture)
+        if any(r is None or not r.ok for r in results.values()):
+            return TaskFailed(f"lecturebuild: {lecture.source.name}: not accepted: some sections have no good run")
+        kind = next(iter(results.values())).device.kind if results else "cpu"
+        path = check.snapshot_path(course.root, kind, lecture.name)
+        check.write_snapshot(path, check.lecture_snapshot(lecture, results, store.figures_dir(lecture.name)))
+        say(f"lecturebuild: accepted {path.relative_to(course.root)}")
+    return True
+
+
 def run_id() -> str:
     """Names this build run; `doit -n` worker processes inherit it from the process that loaded dodo.py."""
     return os.environ.setdefault("LECTUREBUILD_RUN", f"{os.getpid()}-{time.time_ns()}")

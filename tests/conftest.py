@@ -56,7 +56,7 @@ def built_course(tmp_path_factory):
     """The shipped course (lectures/, snippets/, course.yml, templates/) built cold in a copy."""
     course = tmp_path_factory.mktemp("shipped") / "course"
     course.mkdir()
-    for name in ("lectures", "snippets", "templates"):
+    for name in ("lectures", "snippets", "templates", "snapshots"):
         shutil.copytree(REPO / name, course / name)
     shutil.copy(REPO / "course.yml", course / "course.yml")
     result = doit(course)

@@ -1,0 +1,201 @@
+"""Truth checks: does the material still say what the code prints?
+
+Snapshots. The outputs of the last accepted build live in the repository, one reviewable JSON file
+per lecture and device kind: snapshots/<cpu|cuda>/<lecture>.json, holding each section's normalised
+text outputs (as lists of lines) and its figures' digests. `doit check` compares a build with them;
+`doit accept` writes them. A CUDA build is compared with the CUDA snapshot; where there is none yet,
+with the CPU one at ten times the float tolerance, and the report says so.
+
+Comparison by kind. Text is normalised first: memory addresses, timings and the device line. Then
+lines are compared token by token: integers (shapes, parameter counts, "2,071,554") exactly, floats
+within the lecture's tolerance (relative, default 1e-3, with an absolute floor of 1e-6), all other
+text exactly.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .model import SETUP_ID, Error, Figure, File, Lecture, SectionResult, Stream, Value
+
+DEFAULT_TOLERANCE = 1e-3
+ABSOLUTE_FLOOR = 1e-6
+CROSS_DEVICE_FACTOR = 10.0
+
+TIMING = re.compile(r"\b(\d+(?:\.\d+)?)\s?(ms|µs|us|ns|s|sec|seconds)\b(?!\w)")
+NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+(?!\d|,\d)|\d+\.\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?"
+                    r"|\d+[eE][-+]?\d+|\d+)")
+
+
+def normalise(text: str) -> str:
+    """Text with what legitimately varies between runs replaced: addresses, timings, the device."""
+    text = re.sub(r"0x[0-9a-fA-F]{6,}", "0x<address>", text)
+    text = TIMING.sub("<time>", text) if _looks_timed(text) else text
+    text = re.sub(r"(device[^\n:]*:\s*)(cpu|cuda(?::\d+)?|mps)\b", r"\1<device>", text, flags=re.IGNORECASE)
+    return re.sub(r"/tmp/ipykernel_\d+/\d+\.py", "<cell>", text)
+
+
+def _looks_timed(text: str) -> bool:
+    return bool(re.search(r"\b(took|elapsed|time|seconds|ms)\b", text, re.IGNORECASE))
+
+
+# ----------------------------------------------------------------------------------------------
+# Snapshots
+
+
+def section_snapshot(result: SectionResult, figures: Path) -> list[dict]:
+    """A section's outputs as compact, reviewable data: text as lists of lines, figures as digests."""
+    snapshot = []
+    for run in result.runs:
+        outputs = []
+        for output in run.outputs:
+            if isinstance(output, Stream):
+                outputs.append({output.name: normalise(output.text).splitlines()})
+            elif isinstance(output, Value):
+                outputs.append({"value": normalise(output.text).splitlines()})
+            elif isinstance(output, Error):
+                outputs.append({"error": f"{output.ename}: {normalise(output.evalue)}"})
+            elif isinstance(output, Figure):
+                digest = hashlib.sha256((figures / output.file).read_bytes()).hexdigest()[:16]
+                outputs.append({"figure": f"{output.alt} [{digest}]"})
+            elif isinstance(output, File):
+                outputs.append({"file": f"{output.file} ({output.size} bytes)"})
+        snapshot.append({"snippet": run.snippet, "outputs": outputs})
+    return snapshot
+
+
+def lecture_snapshot(lecture: Lecture, results: dict[str, SectionResult], figures: Path) -> dict:
+    return {sid: section_snapshot(result, figures) for sid, result in results.items() if result is not None}
+
+
+def snapshot_path(root: Path, device: str, lecture: str) -> Path:
+    return root / "snapshots" / device / f"{lecture}.json"
+
+
+def write_snapshot(path: Path, snapshot: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(snapshot, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def read_snapshot(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+# ----------------------------------------------------------------------------------------------
+# Comparison
+
+
+def lines_of(section: list[dict]) -> list[str]:
+    """A section's snapshot as the lines a reader compares, each prefixed with where it came from."""
+    lines = []
+    for run in section:
+        for output in run["outputs"]:
+            ((kind, content),) = output.items()
+            for line in content if isinstance(content, list) else [content]:
+                lines.append(f"{run['snippet']} {kind}: {line}")
+    return lines
+
+
+def lines_agree(expected: str, actual: str, tolerance: float) -> bool:
+    """Same text between numbers; integers equal; floats equal within `tolerance` (relative)."""
+    expected_parts, actual_parts = NUMBER.split(expected), NUMBER.split(actual)
+    expected_numbers, actual_numbers = NUMBER.findall(expected), NUMBER.findall(actual)
+    if expected_parts != actual_parts or len(expected_numbers) != len(actual_numbers):
+        return False
+    return all(_numbers_agree(a, b, tolerance) for a, b in zip(expected_numbers, actual_numbers))
+
+
+def _numbers_agree(expected: str, actual: str, tolerance: float) -> bool:
+    if _is_integer(expected) and _is_integer(actual):
+        return expected == actual
+    a, b = float(expected.replace(",", "")), float(actual.replace(",", ""))
+    return abs(a - b) <= max(ABSOLUTE_FLOOR, tolerance * abs(a))
+
+
+def _is_integer(token: str) -> bool:
+    return not any(c in token for c in ".eE")
+
+
+@dataclass(frozen=True)
+class Drift:
+    lecture: str
+    section: str
+    diff: str  # a unified diff of the normalised lines, snapshot first
+
+    def __str__(self) -> str:
+        return f"DRIFT {self.lecture}: section {self.section!r} no longer prints what was accepted:\n{self.diff}"
+
+
+def compare_sections(lecture: str, expected: dict, actual: dict, tolerance: float) -> list[Drift]:
+    drifts = []
+    for sid in sorted(expected.keys() | actual.keys(), key=lambda s: (s != SETUP_ID, s)):
+        old, new = lines_of(expected.get(sid, [])), lines_of(actual.get(sid, []))
+        if len(old) == len(new) and all(lines_agree(a, b, tolerance) for a, b in zip(old, new)):
+            continue
+        diff = "\n".join(difflib.unified_diff(old, new, "accepted", "this build", lineterm="", n=1))
+        drifts.append(Drift(lecture, sid, diff))
+    return drifts
+
+
+# ----------------------------------------------------------------------------------------------
+# Hand-typed numbers in the prose
+
+# What counts as a claim about a run: shapes, numbers with thousands separators or of five digits and
+# more, decimals and percentages. Small whole numbers ("2 layers", "5 to 20 tokens", section numbers)
+# and four-digit years are not claims; neither is anything inside {{ }} (quoted from the run) or
+# inside $...$ math.
+CLAIM = re.compile(r"torch\.Size\(\[[\d,\s]*\]\)|\(\d+(?:,\s*\d+)+\)|\d{1,3}(?:,\d{3})+(?!\d|,\d)|\d+\.\d+%?"
+                   r"|\d+%|\d{5,}")
+QUOTED = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+MATH = re.compile(r"\$\$.*?\$\$|\$[^$\n]+\$", re.DOTALL)
+
+
+def handtyped_numbers(lecture: Lecture, results: dict[str, SectionResult]) -> list[str]:
+    """`file:line: ...` for every number the prose states that no output or code of the lecture contains."""
+    numbers, shapes = _evidence(lecture, results)
+    problems = []
+    blocks = list(lecture.intro) + [b for s in lecture.sections for b in s.blocks if hasattr(b, "text")]
+    for block in blocks:
+        text = MATH.sub(_blank, QUOTED.sub(_blank, block.text))
+        for match in CLAIM.finditer(text):
+            claim = match.group()
+            if _supported(claim, numbers, shapes):
+                continue
+            line = block.line + text.count("\n", 0, match.start())
+            problems.append(f"lectures/{lecture.source.name}:{line}: the prose states {claim!r}, which no output "
+                            f"of this lecture contains; quote the value from the run instead "
+                            f"({{{{ section.name }}}}), so it cannot drift")
+    return problems
+
+
+def _blank(match: re.Match) -> str:
+    return re.sub(r"[^\n]", " ", match.group())  # keep line numbers and columns
+
+
+def _evidence(lecture: Lecture, results: dict[str, SectionResult]) -> tuple[set[float], set[tuple[int, ...]]]:
+    texts = [s.code for section in lecture.sections for s in section.snippets]
+    for result in results.values():
+        if result is not None:
+            texts += [o.text for run in result.runs for o in run.outputs if isinstance(o, (Stream, Value))]
+            texts.append(json.dumps(result.values))
+    joined = "\n".join(texts)
+    numbers = {float(n.replace(",", "")) for n in NUMBER.findall(joined)}
+    shapes = {tuple(int(d) for d in re.findall(r"\d+", m)) for m in re.findall(r"\[[\d,\s]+\]|\([\d,\s]+\)", joined)}
+    return numbers, shapes
+
+
+def _supported(claim: str, numbers: set[float], shapes: set[tuple[int, ...]]) -> bool:
+    if claim.startswith(("torch.Size", "(")):
+        return tuple(int(d) for d in re.findall(r"\d+", claim)) in shapes
+    value = float(claim.rstrip("%").replace(",", ""))
+    if claim.endswith("%"):  # 97.3% is supported by an output of 0.973 (or of 97.3)
+        return any(abs(n * 100 - value) <= 0.051 or abs(n - value) <= 0.051 for n in numbers)
+    return value in numbers
