@@ -48,3 +48,8 @@ def task_check():
 def task_accept():
     """Accept the current outputs as the snapshots in snapshots/<device>/ (review, then commit them)."""
     return tasks.accept_task(COURSE, ROOT / "build")
+
+
+def task_reproduce():
+    """Re-execute the built notebooks in a fresh Jupyter kernel and compare their outputs with the build."""
+    return tasks.reproduce_task(COURSE, ROOT / "build")

@@ -92,7 +92,7 @@ def _snippets_digest(snippets: tuple[Snippet, ...]) -> str:
 def lecture_inputs(lecture: Lecture, env: RunEnvironment) -> dict[str, dict[str, str]]:
     """The inputs of the setup and of every section with code, by section id, in lecture order."""
     common = {"device": env.device, "torch": env.torch, "python": env.python, "executor": env.executor,
-              "seed": str(lecture.seed),
+              "seed": str(lecture.seed), "threads": str(lecture.threads),
               "setup": _snippets_digest((lecture.setup,)) if lecture.setup else "none"}
     table = {SETUP_ID: dict(common)}
     keys: dict[str, str] = {}

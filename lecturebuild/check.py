@@ -37,7 +37,8 @@ def normalise(text: str) -> str:
     text = re.sub(r"0x[0-9a-fA-F]{6,}", "0x<address>", text)
     text = TIMING.sub("<time>", text) if _looks_timed(text) else text
     text = re.sub(r"(device[^\n:]*:\s*)(cpu|cuda(?::\d+)?|mps)\b", r"\1<device>", text, flags=re.IGNORECASE)
-    return re.sub(r"/tmp/ipykernel_\d+/\d+\.py", "<cell>", text)
+    # Where code lives: a snippet file in the build, a numbered cell file in a Jupyter kernel.
+    return re.sub(r"/tmp/ipykernel_\d+/\d+\.py|snippets/[^\s:\"']+\.py", "<code>", text)
 
 
 def _looks_timed(text: str) -> bool:
@@ -127,11 +128,11 @@ def _is_integer(token: str) -> bool:
 @dataclass(frozen=True)
 class Drift:
     lecture: str
-    section: str
-    diff: str  # a unified diff of the normalised lines, snapshot first
+    where: str  # "section 'model'" or "notebook cell 'snippets/lec/model.py'"
+    diff: str  # a unified diff of the normalised lines, the accepted or built ones first
 
     def __str__(self) -> str:
-        return f"DRIFT {self.lecture}: section {self.section!r} no longer prints what was accepted:\n{self.diff}"
+        return f"DRIFT {self.lecture}: {self.where} no longer prints what was accepted:\n{self.diff}"
 
 
 def compare_sections(lecture: str, expected: dict, actual: dict, tolerance: float) -> list[Drift]:
@@ -141,7 +142,7 @@ def compare_sections(lecture: str, expected: dict, actual: dict, tolerance: floa
         if len(old) == len(new) and all(lines_agree(a, b, tolerance) for a, b in zip(old, new)):
             continue
         diff = "\n".join(difflib.unified_diff(old, new, "accepted", "this build", lineterm="", n=1))
-        drifts.append(Drift(lecture, sid, diff))
+        drifts.append(Drift(lecture, f"section {sid!r}", diff))
     return drifts
 
 
@@ -199,3 +200,54 @@ def _supported(claim: str, numbers: set[float], shapes: set[tuple[int, ...]]) ->
     if claim.endswith("%"):  # 97.3% is supported by an output of 0.973 (or of 97.3)
         return any(abs(n * 100 - value) <= 0.051 or abs(n - value) <= 0.051 for n in numbers)
     return value in numbers
+
+
+# ----------------------------------------------------------------------------------------------
+# Notebooks that reproduce
+
+
+def notebook_lines(notebook) -> dict[str, list[str]]:
+    """Each code cell's outputs as comparable lines, keyed by cell id. Figures count, not their pixels:
+    a kernel's inline backend draws them at its own size."""
+    cells = {}
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        lines = []
+        for output in cell.outputs:
+            kind = output.output_type
+            if kind == "stream":
+                lines += [f"{output.name}: {line}" for line in normalise(output.text).splitlines()]
+            elif kind == "execute_result":
+                lines += [f"value: {line}" for line in normalise(output.data.get("text/plain", "")).splitlines()]
+            elif kind == "display_data" and "image/png" in output.data:
+                lines.append("figure")
+            elif kind == "error":
+                lines.append(f"error: {output.ename}: {normalise(output.evalue)}")
+        cells[cell.id] = lines
+    return cells
+
+
+def reproduce_notebook(path: Path, tolerance: float, workdir: Path, timeout: float) -> list[Drift]:
+    """Run a built notebook top to bottom in a fresh kernel; the cells whose outputs differ from the built ones."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    built = nbformat.read(path, as_version=4)
+    fresh = nbformat.read(path, as_version=4)
+    workdir.mkdir(parents=True, exist_ok=True)
+    client = NotebookClient(fresh, timeout=int(timeout), kernel_name="python3",
+                            resources={"metadata": {"path": str(workdir)}})
+    client.execute()
+    expected, actual = notebook_lines(built), notebook_lines(fresh)
+    drifts = []
+    for cell in built.cells:
+        if cell.cell_type != "code":
+            continue
+        old, new = expected[cell.id], actual.get(cell.id, [])
+        if len(old) == len(new) and all(lines_agree(a, b, tolerance) for a, b in zip(old, new)):
+            continue
+        where = cell.metadata.get("lecturebuild", {}).get("snippet", cell.id)
+        diff = "\n".join(difflib.unified_diff(old, new, "built", "re-executed", lineterm="", n=1))
+        drifts.append(Drift(path.stem, f"notebook cell {where!r}", diff))
+    return drifts

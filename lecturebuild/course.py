@@ -45,7 +45,8 @@ from .model import Course, Lecture, Limits, Prose, Section, Snippet
 from .store import write_atomic
 
 FRONT_MATTER_KEYS = {"title": str, "order": int, "summary": str, "setup": str, "seed": int,
-                     "time_limit": (int, float), "memory_limit": int, "output_limit": int, "tolerance": (int, float)}
+                     "time_limit": (int, float), "memory_limit": int, "output_limit": int, "tolerance": (int, float),
+                     "threads": int}
 REQUIRED_KEYS = ("title", "order", "summary")
 COURSE_KEYS = {"title": str, "description": str}
 SECTION_ATTRIBUTES = ("needs", "time_limit", "memory_limit")
@@ -180,6 +181,7 @@ def _load_lecture(root: Path, source: Path, problems: list[Problem], validated: 
         limits=Limits(time=float(meta.get("time_limit", 0)), memory=int(meta.get("memory_limit", 0)),
                       output=int(meta.get("output_limit", 0))),
         tolerance=float(meta.get("tolerance", 1e-3)),
+        threads=int(meta.get("threads", 1)),
     )
 
 
@@ -243,7 +245,7 @@ def _check_keys(path, data, key_lines, allowed, required, problems) -> None:
         elif not isinstance(value, allowed[key]) or isinstance(value, bool):
             wanted = {int: "an integer", str: "text"}.get(allowed[key], "a number")
             problems.append(Problem(path, line, f"{key!r} must be {wanted}, got {value!r}"))
-        elif (key.endswith("_limit") or key == "tolerance") and value <= 0:
+        elif (key.endswith("_limit") or key in ("tolerance", "threads")) and value <= 0:
             problems.append(Problem(path, line, f"{key!r} must be positive, got {value!r}"))
     for key in required:
         if key not in data:

@@ -80,6 +80,7 @@ class Lecture:
     sections: tuple[Section, ...]
     limits: Limits = Limits()
     tolerance: float = 1e-3  # relative difference allowed between a float and its accepted value
+    threads: int = 1  # torch's CPU threads per section: results depend on it, so it is fixed, not guessed
 
     def section(self, section_id: str) -> Section:
         for section in self.sections:

@@ -13,6 +13,10 @@ from .model import Lecture
 from .store import write_atomic
 
 PRELUDE = '''\
+import torch
+torch.set_num_threads({threads})  # as many CPU threads as the build gave each section: results depend on it
+
+
 def lecturebuild_seed(seed={seed}):
     """The seeding the build applies before every section, so a re-run reproduces its numbers."""
     import random, sys
@@ -32,7 +36,7 @@ if torch.cuda.is_available():
 
 def prelude(lecture: Lecture, device: str) -> str:
     """Code that puts a fresh interpreter or kernel in the state the build started each section from."""
-    return PRELUDE.format(seed=lecture.seed) + (CUDA_DEFAULT if device == "cuda" else "")
+    return PRELUDE.format(seed=lecture.seed, threads=lecture.threads) + (CUDA_DEFAULT if device == "cuda" else "")
 
 
 def lecture_script(lecture: Lecture, device: str = "cpu") -> str:

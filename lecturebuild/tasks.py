@@ -22,7 +22,7 @@ from . import TEMPLATES_DIR, cache
 from .course import load_course
 from .errors import LectureBuildError
 from .execute import execute_lectures, lecture_failures, load_results, say
-from .model import SETUP_ID, Course, Lecture
+from .model import BUILD_LIMITS, SETUP_ID, Course, Lecture
 from .render import lecture_view, write_html, write_markdown
 from .store import Store, file_digest, write_atomic
 
@@ -204,6 +204,29 @@ def accept_action(course: Course, build: str) -> bool | TaskFailed:
         check.write_snapshot(path, check.lecture_snapshot(lecture, results, store.figures_dir(lecture.name)))
         say(f"lecturebuild: accepted {path.relative_to(course.root)}")
     return True
+
+
+def reproduce_task(course: Course, build: Path) -> dict:
+    return {"actions": [(reproduce_action, [course, str(build)])], "task_dep": ["notebook"], "verbosity": 2}
+
+
+def reproduce_action(course: Course, build: str) -> bool | TaskFailed:
+    """Re-execute every built notebook in a fresh Jupyter kernel and compare its outputs with the built ones."""
+    from . import check
+
+    store = Store(Path(build))
+    messages = []
+    for lecture in course.lectures:
+        path = store.build / "notebooks" / f"{lecture.name}.ipynb"
+        limit = lecture.limits.over(BUILD_LIMITS).time * max(1, len(lecture.runnable))
+        say(f"  re-executing {path.name} in a fresh kernel")
+        drifts = check.reproduce_notebook(path, lecture.tolerance, store.scratch_dir(lecture.name, "_notebook"), limit)
+        messages += [str(d) for d in drifts]
+    for message in messages:
+        say(message)
+    if not messages:
+        say(f"lecturebuild: all {len(course.lectures)} notebooks reproduce their outputs in a fresh kernel")
+    return TaskFailed("\n".join(messages)) if messages else True
 
 
 def run_id() -> str:

@@ -166,7 +166,8 @@ def _prepare_child(lecture: Lecture, job, options: WorkerOptions, store: Store) 
         (scratch / "data").symlink_to(data)  # course data files read as data/<name>
     sys.path[:0] = [str(options.root / "snippets" / lecture.name), str(options.root)]  # local modules
     if (torch := sys.modules.get("torch")) is not None:
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, options.jobs)))
+        # A fixed count, never one derived from jobs=: float results depend on how work is split.
+        torch.set_num_threads(lecture.threads)
     recorder = _ReadRecorder(options.root.resolve(), options.build.resolve())
     sys.addaudithook(recorder)
     return recorder

@@ -34,7 +34,7 @@ def test_compare_reports_the_section_and_a_readable_diff():
     accepted = {"model": [{"snippet": "model.py", "outputs": [{"stdout": ["parameters: 8", "loss 0.5000"]}]}]}
     built = {"model": [{"snippet": "model.py", "outputs": [{"stdout": ["parameters: 9", "loss 0.5001"]}]}]}
     (drift,) = compare_sections("01_basics", accepted, built, tolerance=1e-3)
-    assert drift.section == "model"
+    assert drift.where == "section 'model'"
     assert "-model.py stdout: parameters: 8" in drift.diff and "+model.py stdout: parameters: 9" in drift.diff
 
 
@@ -93,3 +93,29 @@ def test_the_shipped_course_as_committed_passes_check(built_course):
     result = doit(built_course, "check")
     assert result.returncode == 0, result.stderr
     assert "all 3 lectures agree with their accepted outputs" in result.stderr
+
+
+def test_built_notebooks_reproduce_in_a_fresh_kernel(built_sample, tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(built_sample[0], course)
+    result = doit(course, "reproduce")
+    assert result.returncode == 0, result.stderr
+    assert "all 2 notebooks reproduce their outputs in a fresh kernel" in result.stderr
+
+
+def test_a_notebook_whose_stored_output_lies_is_caught(built_sample, tmp_path):
+    import nbformat
+
+    course = tmp_path / "course"
+    shutil.copytree(built_sample[0], course)
+    assert doit(course, "notebook").returncode == 0  # up to date here, so reproduce renders nothing anew
+    path = course / "build" / "notebooks" / "01_basics.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    cell = next(c for c in notebook.cells if c.cell_type == "code" and "parameters:" in "".join(
+        o.get("text", "") for o in c.outputs))
+    cell.outputs[0].text = cell.outputs[0].text.replace("parameters: 8", "parameters: 9")
+    nbformat.write(notebook, path)
+    result = doit(course, "reproduce")
+    assert result.returncode != 0
+    assert "DRIFT 01_basics: notebook cell 'snippets/01_basics/model.py' no longer prints" in result.stderr
+    assert "-stdout: parameters: 9\n+stdout: parameters: 8" in result.stderr
