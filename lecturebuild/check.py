@@ -21,7 +21,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .model import SETUP_ID, Error, Figure, File, Lecture, SectionResult, Stream, Value
+from .execute import load_results
+from .model import BUILD_LIMITS, SETUP_ID, Course, Error, Figure, File, Lecture, SectionResult, Stream, Value
+from .store import Store
 
 DEFAULT_TOLERANCE = 1e-3
 ABSOLUTE_FLOOR = 1e-6
@@ -251,3 +253,66 @@ def reproduce_notebook(path: Path, tolerance: float, workdir: Path, timeout: flo
         diff = "\n".join(difflib.unified_diff(old, new, "built", "re-executed", lineterm="", n=1))
         drifts.append(Drift(path.stem, f"notebook cell {where!r}", diff))
     return drifts
+
+
+# ----------------------------------------------------------------------------------------------
+# The commands: doit check, accept and reproduce
+
+
+def _good_results(lecture: Lecture, store: Store) -> dict[str, SectionResult] | None:
+    results = load_results(store, lecture)
+    return None if any(r is None or not r.ok for r in results.values()) else results
+
+
+def _device_kind(results: dict[str, SectionResult]) -> str:
+    return next(iter(results.values())).device.kind if results else "cpu"
+
+
+def check_course(course: Course, store: Store, say) -> list[str]:
+    """Every drift from the accepted snapshots and every unsupported number in the prose."""
+    problems = []
+    for lecture in course.lectures:
+        results = _good_results(lecture, store)
+        if results is None:
+            problems.append(f"lecturebuild: {lecture.source.name}: not checked: some sections have no good run")
+            continue
+        kind = _device_kind(results)
+        actual = lecture_snapshot(lecture, results, store.figures_dir(lecture.name))
+        expected = read_snapshot(snapshot_path(course.root, kind, lecture.name))
+        tolerance = lecture.tolerance
+        if expected is None and kind != "cpu":
+            expected = read_snapshot(snapshot_path(course.root, "cpu", lecture.name))
+            tolerance *= CROSS_DEVICE_FACTOR
+            say(f"lecturebuild: {lecture.name}: no accepted {kind} snapshot; comparing with the CPU one at "
+                f"a tolerance of {tolerance:g}")
+        if expected is None:
+            problems.append(f"lecturebuild: {lecture.name}: no accepted snapshot yet; review the build and run "
+                            "`doit accept`")
+        else:
+            problems += [str(d) for d in compare_sections(lecture.name, expected, actual, tolerance)]
+        problems += handtyped_numbers(lecture, results)
+    return problems
+
+
+def accept_course(course: Course, store: Store, say) -> list[str]:
+    """Write each lecture's current outputs as its accepted snapshot (review the diff, then commit it)."""
+    for lecture in course.lectures:
+        results = _good_results(lecture, store)
+        if results is None:
+            return [f"lecturebuild: {lecture.source.name}: not accepted: some sections have no good run"]
+        path = snapshot_path(course.root, _device_kind(results), lecture.name)
+        write_snapshot(path, lecture_snapshot(lecture, results, store.figures_dir(lecture.name)))
+        say(f"lecturebuild: accepted {path.relative_to(course.root)}")
+    return []
+
+
+def reproduce_course(course: Course, store: Store, say) -> list[str]:
+    """Re-execute every built notebook in a fresh Jupyter kernel; every cell that prints otherwise."""
+    problems = []
+    for lecture in course.lectures:
+        path = store.build / "notebooks" / f"{lecture.name}.ipynb"
+        limit = lecture.limits.over(BUILD_LIMITS).time * max(1, len(lecture.runnable))
+        say(f"  re-executing {path.name} in a fresh kernel")
+        workdir = store.scratch_dir(lecture.name, "_notebook")
+        problems += [str(d) for d in reproduce_notebook(path, lecture.tolerance, workdir, limit)]
+    return problems

@@ -22,7 +22,7 @@ from . import TEMPLATES_DIR, cache
 from .course import load_course
 from .errors import LectureBuildError
 from .execute import execute_lectures, lecture_failures, load_results, say
-from .model import BUILD_LIMITS, SETUP_ID, Course, Lecture
+from .model import SETUP_ID, Course, Lecture
 from .render import lecture_view, write_html, write_markdown
 from .store import Store, file_digest, write_atomic
 
@@ -158,52 +158,16 @@ def accept_task(course: Course, build: Path) -> dict:
 
 
 def check_action(course: Course, build: str) -> bool | TaskFailed:
-    """Compare every lecture's outputs with its accepted snapshot, and look for hand-typed numbers."""
     from . import check
 
-    store = Store(Path(build))
-    messages = []
-    for lecture in course.lectures:
-        results = load_results(store, lecture)
-        if any(r is None or not r.ok for r in results.values()):
-            messages.append(f"lecturebuild: {lecture.source.name}: not checked: some sections have no good run")
-            continue
-        kind = next(iter(results.values())).device.kind if results else "cpu"
-        actual = check.lecture_snapshot(lecture, results, store.figures_dir(lecture.name))
-        expected = check.read_snapshot(check.snapshot_path(course.root, kind, lecture.name))
-        tolerance = lecture.tolerance
-        if expected is None and kind != "cpu":
-            expected = check.read_snapshot(check.snapshot_path(course.root, "cpu", lecture.name))
-            tolerance *= check.CROSS_DEVICE_FACTOR
-            say(f"lecturebuild: {lecture.name}: no accepted {kind} snapshot; comparing with the CPU one at "
-                f"a tolerance of {tolerance:g}")
-        if expected is None:
-            messages.append(f"lecturebuild: {lecture.name}: no accepted snapshot yet; review the build and run "
-                            f"`doit accept`")
-        else:
-            messages += [str(d) for d in check.compare_sections(lecture.name, expected, actual, tolerance)]
-        messages += check.handtyped_numbers(lecture, results)
-    for message in messages:
-        say(message)
-    if not messages:
-        say(f"lecturebuild: all {len(course.lectures)} lectures agree with their accepted outputs")
-    return TaskFailed("\n".join(messages)) if messages else True
+    problems = check.check_course(course, Store(Path(build)), say)
+    return _report(problems, f"all {len(course.lectures)} lectures agree with their accepted outputs")
 
 
 def accept_action(course: Course, build: str) -> bool | TaskFailed:
-    """Write each lecture's current outputs as its accepted snapshot (review the diff, then commit it)."""
     from . import check
 
-    store = Store(Path(build))
-    for lecture in course.lectures:
-        results = load_results(store, lecture)
-        if any(r is None or not r.ok for r in results.values()):
-            return TaskFailed(f"lecturebuild: {lecture.source.name}: not accepted: some sections have no good run")
-        kind = next(iter(results.values())).device.kind if results else "cpu"
-        path = check.snapshot_path(course.root, kind, lecture.name)
-        check.write_snapshot(path, check.lecture_snapshot(lecture, results, store.figures_dir(lecture.name)))
-        say(f"lecturebuild: accepted {path.relative_to(course.root)}")
-    return True
+    return _report(check.accept_course(course, Store(Path(build)), say), "")
 
 
 def reproduce_task(course: Course, build: Path) -> dict:
@@ -211,22 +175,19 @@ def reproduce_task(course: Course, build: Path) -> dict:
 
 
 def reproduce_action(course: Course, build: str) -> bool | TaskFailed:
-    """Re-execute every built notebook in a fresh Jupyter kernel and compare its outputs with the built ones."""
     from . import check
 
-    store = Store(Path(build))
-    messages = []
-    for lecture in course.lectures:
-        path = store.build / "notebooks" / f"{lecture.name}.ipynb"
-        limit = lecture.limits.over(BUILD_LIMITS).time * max(1, len(lecture.runnable))
-        say(f"  re-executing {path.name} in a fresh kernel")
-        drifts = check.reproduce_notebook(path, lecture.tolerance, store.scratch_dir(lecture.name, "_notebook"), limit)
-        messages += [str(d) for d in drifts]
-    for message in messages:
-        say(message)
-    if not messages:
-        say(f"lecturebuild: all {len(course.lectures)} notebooks reproduce their outputs in a fresh kernel")
-    return TaskFailed("\n".join(messages)) if messages else True
+    problems = check.reproduce_course(course, Store(Path(build)), say)
+    return _report(problems, f"all {len(course.lectures)} notebooks reproduce their outputs in a fresh kernel")
+
+
+def _report(problems: list[str], success: str) -> bool | TaskFailed:
+    """Print the problems (doit's summary repeats them at the end), or the success line."""
+    for problem in problems:
+        say(problem)
+    if not problems and success:
+        say(f"lecturebuild: {success}")
+    return TaskFailed("\n".join(problems)) if problems else True
 
 
 def run_id() -> str:

@@ -95,10 +95,16 @@ def test_the_shipped_course_as_committed_passes_check(built_course):
     assert "all 3 lectures agree with their accepted outputs" in result.stderr
 
 
-def test_built_notebooks_reproduce_in_a_fresh_kernel(built_sample, tmp_path):
+def up_to_date_copy(built_sample, tmp_path):
+    """A copy of the built sample course whose notebooks doit considers current in their new place."""
     course = tmp_path / "course"
     shutil.copytree(built_sample[0], course)
-    result = doit(course, "reproduce")
+    assert doit(course, "notebook").returncode == 0
+    return course
+
+
+def test_built_notebooks_reproduce_in_a_fresh_kernel(built_sample, tmp_path):
+    result = doit(up_to_date_copy(built_sample, tmp_path), "reproduce")
     assert result.returncode == 0, result.stderr
     assert "all 2 notebooks reproduce their outputs in a fresh kernel" in result.stderr
 
@@ -106,9 +112,7 @@ def test_built_notebooks_reproduce_in_a_fresh_kernel(built_sample, tmp_path):
 def test_a_notebook_whose_stored_output_lies_is_caught(built_sample, tmp_path):
     import nbformat
 
-    course = tmp_path / "course"
-    shutil.copytree(built_sample[0], course)
-    assert doit(course, "notebook").returncode == 0  # up to date here, so reproduce renders nothing anew
+    course = up_to_date_copy(built_sample, tmp_path)  # so reproduce renders nothing anew
     path = course / "build" / "notebooks" / "01_basics.ipynb"
     notebook = nbformat.read(path, as_version=4)
     cell = next(c for c in notebook.cells if c.cell_type == "code" and "parameters:" in "".join(
