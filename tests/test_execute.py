@@ -111,3 +111,10 @@ def test_sections_run_in_their_own_scratch_folder(tmp_path):
     assert execute_lecture(load_course(root).lectures[0], root / "build", "cpu") == []
     assert not (root / "out.txt").exists() and not (root / "snippets" / "w" / "out.txt").exists()
     assert (root / "build" / "scratch" / "w" / "w" / "out.txt").read_text() == "x"
+
+
+def test_each_result_records_its_own_peak_memory_and_wall_time(fault_run):
+    lecture, root, _, _ = fault_run
+    result = load_results(Store(root / "build"), lecture)["ok"]
+    assert 20 < result.memory["rss"] < 4000  # megabytes: a forked child with torch imported
+    assert result.wall >= result.seconds > 0

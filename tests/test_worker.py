@@ -60,3 +60,13 @@ def test_seeding_is_the_same_for_every_section():
     first = (random.random(), torch.rand(2).tolist())
     worker.seed_everything(3)
     assert (random.random(), torch.rand(2).tolist()) == first
+
+
+def test_cuda_peak_memory_is_recorded_only_on_cuda(monkeypatch):
+    from lecturebuild.model import Device
+
+    torch, _ = fake_torch(available=True)
+    torch.cuda.max_memory_allocated = lambda: 3 * 2**30
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    assert worker._cuda_peak(Device("cuda", "GPU", "2.13.0", "3.11")) == {"cuda": 3072.0}
+    assert worker._cuda_peak(Device("cpu", "CPU", "2.13.0", "3.11")) == {}
