@@ -110,14 +110,14 @@ def connect(build: Path) -> Connection:
     if idle_seconds() <= 0:
         return _private_worker(build)
     path = socket_path(build)
-    for attempt in range(2):
+    for _ in range(2):  # a stale daemon gets one replacement
         sock = _dial(path) or _start_daemon(path, build)
         requests, events = sock.makefile("wb"), sock.makefile("r")
         pickle.dump(identity(), requests)
         requests.flush()
         reply = json.loads(events.readline() or '{"event": "gone"}')
         if reply["event"] == "ready":
-            return Connection(requests, events, lambda kill: sock.close())
+            return Connection(requests, events, lambda kill, sock=sock: sock.close())
         sock.close()
         _wait_gone(path)  # it was stale and is exiting; start a fresh one
     raise LectureBuildError(f"could not reach a worker for {build} (see {build / 'logs' / 'worker.log'})")

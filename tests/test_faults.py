@@ -6,7 +6,6 @@ import contextlib
 import io
 from pathlib import Path
 
-import pytest
 
 from conftest import doit
 from lecturebuild.course import load_course
