@@ -40,6 +40,16 @@ def task_notebook():
     yield from tasks.render_tasks(COURSE, "notebook")
 
 
+def task_site():
+    """Build the course site: build/site/ (open build/site/index.html, or publish it)."""
+    yield from tasks.site_tasks(COURSE)
+
+
+def task_publish():
+    """Publish build/site/: doit publish to=FOLDER, or branch=NAME for a commit that is never pushed."""
+    return tasks.publish_task(COURSE, ROOT / "build")
+
+
 def task_check():
     """Rebuild what is stale, then compare the outputs with the accepted snapshots and the prose with the outputs."""
     return tasks.check_task(COURSE, ROOT / "build")

@@ -10,11 +10,12 @@ from __future__ import annotations
 import atexit
 import json
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from . import cache, daemon
 from .model import BUILD_LIMITS, SETUP_ID, Lecture, Limits, SectionResult
-from .store import Store
+from .store import Store, write_atomic
 from .worker import WorkerOptions
 
 
@@ -45,6 +46,9 @@ def execute_lectures(lectures: tuple[Lecture, ...] | list[Lecture], build: Path,
         options = WorkerOptions(device=env.device, build=store.build, root=root, jobs=jobs,
                                 limits=Limits(time=time_limit).over(BUILD_LIMITS))
         _run_worker(work, options)
+    write_atomic(store.last_run_path, json.dumps({
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "sections": {f"{lecture.name}/{job.section}": job.reason for lecture, job in work}}, indent=1))
     return {lecture.name: lecture_failures(lecture, store, env) for lecture in lectures}
 
 

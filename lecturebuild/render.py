@@ -19,12 +19,12 @@ from typing import Callable
 from jinja2 import (ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError,
                     TemplateSyntaxError, meta)
 
-from . import TEMPLATES_DIR, quote
+from . import TEMPLATES_DIR, mathml, quote
 from .errors import Problem, RenderError
 from .model import SETUP_ID, Course, Device, Figure, File, Lecture, Output, Prose, SectionResult, Snippet
 from .store import Store, write_atomic
 
-FORMATS = {"markdown": "markdown/lecture.md.j2", "html": "html/lecture.html.j2"}
+FORMATS = {"markdown": "markdown/lecture.md.j2", "html": "html/lecture.html.j2", "site": "site/lecture.html.j2"}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -162,9 +162,11 @@ def _markdown_parser():
     from mdit_py_plugins.dollarmath import dollarmath_plugin
 
     # Raw HTML in prose is shown as text: a quoted value can never inject markup into the page.
-    # $...$ and $$...$$ are kept verbatim (escaped), so Markdown never eats a LaTeX backslash.
+    # $...$ and $$...$$ are taken out before Markdown sees them (it would eat LaTeX backslashes) and
+    # become MathML, which the browser draws itself.
     parser = MarkdownIt("commonmark", {"html": False, "typographer": False}).enable("table")
-    return parser.use(dollarmath_plugin, double_inline=True)
+    return parser.use(dollarmath_plugin, double_inline=True,
+                      renderer=lambda tex, options: mathml.to_mathml(tex, options["display_mode"]))
 
 
 def markdown_to_html(text: str) -> str:
@@ -199,7 +201,7 @@ def environment(course_root: Path, html: bool) -> Environment:
 
 # Names a lecture template may use without defining them: the render context, the environment's
 # globals, and the loop variables of base.j2 that its scoped blocks hand to the leaves.
-TEMPLATE_NAMES = {"view", "lecture", "course", "figure_src", "file_href", "pygments_css", "item", "output"}
+TEMPLATE_NAMES = {"view", "lecture", "course", "figure_src", "file_href", "pygments_css", "item", "output", "site"}
 
 
 def check_templates(course_root: Path) -> list[Problem]:
@@ -227,21 +229,37 @@ def check_templates(course_root: Path) -> list[Problem]:
     return problems
 
 
-def render(view: LectureView, fmt: str, figure_src: Callable[[Figure], str]) -> str:
-    """The lecture in format `fmt` ("markdown" or "html"); RenderError names the template file and line.
+def render(view: LectureView, fmt: str, figure_src: Callable[[Figure], str], site=None) -> str:
+    """The lecture in format `fmt` ("markdown", "html" or "site"); RenderError names the template file
+    and line. Declared files are linked as <lecture>/files/<section>/<name>, beside the rendered file."""
+    context = dict(view=view, lecture=view.lecture, course=view.course, figure_src=figure_src, site=site,
+                   file_href=lambda f: f"{view.lecture.name}/files/{f.file}")
+    return render_template(view.course.root, FORMATS[fmt], context, html=fmt != "markdown",
+                           source=view.lecture.source)
 
-    Declared files are linked as <lecture>/files/<section>/<name>, beside the rendered file."""
-    env = environment(view.course.root, html=fmt == "html")
-    name = FORMATS[fmt]
+
+def render_template(course_root: Path, name: str, context: dict, html: bool = True,
+                    source: Path | None = None) -> str:
+    """Template `name` (a course's own first) rendered with `context`; errors name the file and line:
+    the template's, or for unreadable math the lecture `source`'s."""
+    env = environment(Path(course_root), html=html)
     try:
-        return env.get_template(name).render(view=view, lecture=view.lecture, course=view.course,
-                                             figure_src=figure_src,
-                                             file_href=lambda f: f"{view.lecture.name}/files/{f.file}")
+        return env.get_template(name).render(**context)
     except TemplateSyntaxError as exc:
         raise RenderError(Problem(Path(exc.filename or name), exc.lineno or 0, f"template error: {exc.message}")) from None
+    except mathml.MathError as exc:
+        where = source or Path(name)
+        raise RenderError(Problem(where, _line_of(where, exc.tex) if source else 0, str(exc))) from None
     except TemplateError as exc:
         file, line = _template_frame(exc)
         raise RenderError(Problem(Path(file or name), line, f"template error: {exc.message or exc}")) from None
+
+
+def _line_of(source: Path, text: str) -> int:
+    """The line of `source` where `text` (or its first line) starts; 0 when it is not found."""
+    content = source.read_text(encoding="utf-8")
+    at = content.find(text.strip().splitlines()[0] if text.strip() else text)
+    return content.count("\n", 0, at) + 1 if at >= 0 else 0
 
 
 def _template_frame(exc: BaseException) -> tuple[str, int]:

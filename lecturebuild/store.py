@@ -3,6 +3,7 @@
     build/results/<lecture>/<section>.json     one SectionResult per section (``_setup`` for the setup)
     build/results/<lecture>/figures/<sha>.png  figures, named by content
     build/results/<lecture>/files/<section>/   files its snippets declared with :files:
+    build/results/last-run.json                the sections the latest executing build ran, and why
     build/logs/<lecture>/<section>.log         what the section wrote to the raw file descriptors
     build/logs/<lecture>/<section>.output.txt  its full printed output, when the rendered one was cut
     build/scratch/<lecture>/<section>/         the working directory a section runs in
@@ -62,6 +63,11 @@ class Store:
 
     def scratch_dir(self, lecture: str, section: str) -> Path:
         return self.build / "scratch" / lecture / section
+
+    @property
+    def last_run_path(self) -> Path:
+        """Which sections the latest build that executed anything ran, and why (the site's report)."""
+        return self.build / "results" / "last-run.json"
 
     def write(self, result: SectionResult) -> None:
         text = json.dumps(result.to_data(), indent=1, ensure_ascii=False, sort_keys=True)

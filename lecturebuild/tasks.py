@@ -22,12 +22,13 @@ from . import TEMPLATES_DIR, cache
 from .course import load_course
 from .errors import LectureBuildError
 from .execute import execute_lectures, lecture_failures, load_results, say
-from .model import SETUP_ID, Course, Lecture
+from .model import SETUP_ID, Course, Lecture, SectionResult
 from .render import lecture_view, write_html, write_markdown
 from .store import Store, file_digest, write_atomic
 
 PACKAGE = Path(__file__).resolve().parent
-RENDER_CODE = [PACKAGE / name for name in ("render.py", "quote.py", "notebook.py", "script.py", "model.py")]
+RENDER_CODE = [PACKAGE / name for name in ("render.py", "quote.py", "notebook.py", "script.py", "model.py", "site.py",
+                                           "mathml.py")]
 OUTPUTS = {"markdown": ("markdown", ".md"), "html": ("html", ".html"), "notebook": ("notebooks", ".ipynb")}
 
 
@@ -40,7 +41,7 @@ def doit_config(root: Path) -> dict:
         "continue": True,  # a failing lecture does not stop the others
         "verbosity": 2,
         "reporter": BuildReporter,
-        "default_tasks": ["execute", "markdown", "html", "notebook"],
+        "default_tasks": ["execute", "markdown", "html", "notebook", "site"],
     }
 
 
@@ -128,7 +129,11 @@ def execute_tasks(course: Course, device: str, jobs: int = 1):
 
 def _renderer_digest(root: Path) -> str:
     """One digest of every template and of the rendering code: editing any of them re-renders everything."""
-    files = _template_files(root) + [str(p) for p in RENDER_CODE]
+    from .site import site_assets
+
+    files = _template_files(root) + [str(p) for p in RENDER_CODE + site_assets()]
+    own_assets = Path(root) / "templates" / "site" / "assets"
+    files += sorted(str(p) for p in own_assets.glob("*")) if own_assets.is_dir() else []
     return cache.key_of({path: file_digest(Path(path)) for path in files})
 
 
@@ -230,16 +235,24 @@ def _execution_lock(build: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def render_action(course: Course, name: str, fmt: str, build: str) -> bool | TaskFailed:
-    store = Store(Path(build))
-    lecture = course.lecture(name)
+def good_results(store: Store, lecture: Lecture, what: str) -> dict[str, SectionResult] | TaskFailed:
+    """Every result of the lecture when all are good; else a failure that says the previous `what` is kept."""
     results = load_results(store, lecture)
     missing = [sid for sid, r in results.items() if r is None or not r.ok]
     if missing:
-        message = (f"lecturebuild: {lecture.source.name}: not rendered as {fmt}, the previous output is kept: "
+        message = (f"lecturebuild: {lecture.source.name}: not rendered as {what}, the previous output is kept: "
                    f"sections without a good run: {', '.join(missing)}")
         say(message)
         return TaskFailed(message)
+    return results
+
+
+def render_action(course: Course, name: str, fmt: str, build: str) -> bool | TaskFailed:
+    store = Store(Path(build))
+    lecture = course.lecture(name)
+    results = good_results(store, lecture, fmt)
+    if isinstance(results, TaskFailed):
+        return results
     try:
         view = lecture_view(course, lecture, results)
         folder, _ = OUTPUTS[fmt]
@@ -250,4 +263,107 @@ def render_action(course: Course, name: str, fmt: str, build: str) -> bool | Tas
     except LectureBuildError as exc:
         say(f"lecturebuild: {exc}")
         return TaskFailed(f"lecturebuild: {exc}")
+    return True
+
+
+def site_tasks(course: Course):
+    """A page per lecture (after its handout and notebook, which it offers as downloads), then the
+    pages about the whole course: index, execution report, search index and assets."""
+    store = Store(course.root / "build")
+    site = store.build / "site"
+    renderer = _renderer_digest(course.root)
+    for lecture in course.lectures:
+        yield {
+            "name": lecture.name,
+            "doc": f"the course site's page for {lecture.name}",
+            "actions": [(site_lecture_action, [course, lecture.name, str(store.build)])],
+            "file_dep": [str(lecture.source)] + _result_files(store, lecture)
+            + [str(store.build / folder / f"{lecture.name}{suffix}") for folder, suffix in
+               (OUTPUTS["markdown"], OUTPUTS["notebook"])],
+            "uptodate": [config_changed({"renderer": renderer})],
+            "targets": [str(site / f"{lecture.name}.html")],
+            "clean": True,
+        }
+    yield {
+        "name": "course",
+        "doc": "the course site's index, execution report, search index and assets",
+        "actions": [(site_course_action, [course, str(store.build)])],
+        "file_dep": [str(lecture.source) for lecture in course.lectures]
+        + [path for lecture in course.lectures for path in _result_files(store, lecture)],
+        "uptodate": [config_changed({"renderer": renderer, "lectures": [lec.name for lec in course.lectures]})],
+        "targets": [str(site / name) for name in ("index.html", "report.html", "search-index.js")],
+        "clean": True,
+    }
+
+
+def site_lecture_action(course: Course, name: str, build: str) -> bool | TaskFailed:
+    from .site import write_lecture_page
+
+    store = Store(Path(build))
+    lecture = course.lecture(name)
+    results = good_results(store, lecture, "a site page")
+    if isinstance(results, TaskFailed):
+        return results
+    try:
+        write_lecture_page(lecture_view(course, lecture, results), {name: results}, store, store.build / "site")
+    except LectureBuildError as exc:
+        say(f"lecturebuild: {exc}")
+        return TaskFailed(f"lecturebuild: {exc}")
+    return True
+
+
+def site_course_action(course: Course, build: str) -> bool | TaskFailed:
+    from .site import remove_stale, write_course_pages
+
+    store = Store(Path(build))
+    results = {}
+    for lecture in course.lectures:
+        good = good_results(store, lecture, "part of the site's index, report and search")
+        if isinstance(good, TaskFailed):
+            return good
+        results[lecture.name] = good
+    try:
+        views = [lecture_view(course, lecture, results[lecture.name]) for lecture in course.lectures]
+        write_course_pages(course, views, results, store, store.build / "site")
+        remove_stale(store.build / "site", course.lectures)
+    except LectureBuildError as exc:
+        say(f"lecturebuild: {exc}")
+        return TaskFailed(f"lecturebuild: {exc}")
+    return True
+
+
+def publish_task(course: Course, build: Path) -> dict:
+    """`doit publish to=FOLDER` or `doit publish branch=NAME`; `force=1` publishes a build with failed
+    sections as it stands (without building it first)."""
+    force = (get_var("force") or "") not in ("", "0", "no", "false")
+    return {"actions": [(publish_action, [course, str(build), get_var("to") or "", get_var("branch") or "", force])],
+            "task_dep": [] if force else ["site"], "verbosity": 2, "uptodate": [False]}
+
+
+def publish_action(course: Course, build: str, to: str, branch: str, force: bool) -> bool | TaskFailed:
+    from . import publish
+    from .render import when
+    from .site import newest
+
+    store = Store(Path(build))
+    if bool(to) == bool(branch):
+        return _report(["lecturebuild: say where to publish: doit publish to=FOLDER, or doit publish branch=NAME "
+                        "(a commit on that branch of the course's git repository, never pushed)"], "")
+    problems = publish.unpublishable(course, store)
+    if problems and not force:
+        return _report([f"lecturebuild: not published: {p}" for p in problems]
+                       + ["lecturebuild: fix the build, or publish the site as it stands with force=1"], "")
+    for problem in problems:
+        say(f"lecturebuild: publishing anyway (force=1): {problem}")
+    try:
+        if to:
+            done = publish.to_folder(store.build / "site", Path(to).expanduser())
+        else:
+            latest = newest({lec.name: {k: r for k, r in load_results(store, lec).items() if r}
+                             for lec in course.lectures})
+            message = f"Publish {course.title}" + (f", outputs of {when(latest.finished)}" if latest else "")
+            done = publish.to_branch(store.build / "site", course.root, branch, message)
+    except LectureBuildError as exc:
+        return _report([f"lecturebuild: {exc}"], "")
+    say(f"lecturebuild: {done}")
     return True

@@ -20,7 +20,7 @@ import pytest
 from conftest import GOLDEN, REPO, doit
 
 OUTPUTS = ["markdown/01_basics.md", "markdown/02_plots.md", "html/01_basics.html", "html/02_plots.html",
-           "notebooks/01_basics.ipynb", "notebooks/02_plots.ipynb"]
+           "notebooks/01_basics.ipynb", "notebooks/02_plots.ipynb", "site/02_plots.html", "site/index.html"]
 NORMALISE = [
     (re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?(\+00:00| UTC)"), "<time>"),
     (re.compile(r"real run on (\w+) \([^)]*\)"), r"real run on \1 (<device>)"),
@@ -28,6 +28,12 @@ NORMALISE = [
     (re.compile(r"[0-9a-f]{20}\.png"), "<figure>.png"),
     (re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+"), "data:image/png;base64,<png>"),
     (re.compile(r"ran in [\d.]+ m?s"), "ran in <seconds>"),
+    (re.compile(r"on CPU \([^)]*\)"), "on CPU (<device>)"),
+    (re.compile(r"(of its code: CPU), [^;]*;"), r"\1, <device>;"),
+    (re.compile(r"\d+ ms of compute|[\d.]+ s of compute"), "<seconds> of compute"),
+    (re.compile(r"took [\d.]+ m?s"), "took <seconds>"),
+    (re.compile(r"on\n<strong>CPU</strong> \([^)]*\) with\n<strong>torch [^<]*</strong>,\nPython \d+(?:\.\d+)*"),
+     "on <device>"),
 ]
 
 
@@ -121,7 +127,8 @@ def test_device_cuda_without_a_gpu_is_a_clear_error(sample_course):
 def test_doit_list_shows_documented_tasks(sample_course):
     result = doit(sample_course, "list")
     names = dict(line.split(None, 1) for line in result.stdout.splitlines() if line.strip())
-    assert set(names) == {"execute", "markdown", "html", "notebook", "check", "accept", "reproduce"}
+    assert set(names) == {"execute", "markdown", "html", "notebook", "site", "publish", "check", "accept",
+                          "reproduce"}
     assert all(doc.strip() for doc in names.values())
 
 

@@ -44,13 +44,6 @@ def test_markdown_handout_links_figures_that_exist(built_sample):
     assert links and all((markdown / link).is_file() for link in links)
 
 
-def test_latex_survives_markdown():
-    from lecturebuild.render import markdown_to_html
-
-    html = markdown_to_html("Inline $h_{t-1}$ and\n\n$$\n\\begin{aligned} a &= b \\\\ c &< d \\end{aligned}\n$$\n")
-    assert "h_{t-1}" in html and "\\\\ c &amp;&lt; d" in html
-
-
 def render_with_override(built_sample, tmp_path, template: str):
     """Render a copy of the built sample course with its own templates/markdown/lecture.md.j2."""
     import shutil

@@ -1,0 +1,110 @@
+"""The `lecturebuild` command: what is not a build step lives here (building itself is `doit`).
+
+    lecturebuild serve    serve build/site/ and rebuild whenever a lecture, snippet or template is saved
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from . import TEMPLATES_DIR
+
+RELOAD_PATH = "/__lecturebuild__/build"  # the preview's build counter; site.js polls it on localhost
+WATCHED = ("lectures", "snippets", "templates", "data", "course.yml")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lecturebuild", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_parser = commands.add_parser("serve", help="preview the course site, rebuilding on every save")
+    serve_parser.add_argument("--course", type=Path, default=Path.cwd(), help="the course folder (default: here)")
+    serve_parser.add_argument("--host", default="127.0.0.1")
+    serve_parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return serve(args.course.resolve(), args.host, args.port)
+    return 2
+
+
+def dodo_for(course: Path) -> Path:
+    """The course's own dodo.py, else the one shipped beside this package."""
+    own = course / "dodo.py"
+    return own if own.exists() else TEMPLATES_DIR.parent / "dodo.py"
+
+
+class Preview:
+    """Runs `doit` for the course, counting the builds so pages know when to reload."""
+
+    def __init__(self, course: Path):
+        self.course = course
+        self.builds = 0
+        self.ok = False
+        self.lock = threading.Lock()
+
+    def build(self) -> None:
+        command = [sys.executable, "-m", "doit", "-f", str(dodo_for(self.course)), f"course={self.course}"]
+        done = subprocess.run(command, cwd=self.course)
+        with self.lock:
+            self.builds += 1
+            self.ok = done.returncode == 0
+        state = "built" if self.ok else "built with failures (the pages of failed lectures are their last good build)"
+        print(f"lecturebuild: {state}; build {self.builds}", flush=True)
+
+
+class Handler(SimpleHTTPRequestHandler):
+    preview: Preview
+
+    def do_GET(self):
+        if self.path.split("?")[0] == RELOAD_PATH:
+            with self.preview.lock:
+                body = json.dumps({"build": self.preview.builds, "ok": self.preview.ok}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        super().do_GET()
+
+    def end_headers(self):
+        self.send_header("Cache-Control", "no-store")  # a rebuilt page is always fetched anew
+        super().end_headers()
+
+    def log_message(self, format, *args):  # the build's output is what matters in the terminal
+        pass
+
+
+def serve(course: Path, host: str, port: int) -> int:
+    from watchfiles import watch
+
+    if not (course / "lectures").is_dir():
+        print(f"lecturebuild: {course} has no lectures/ folder: not a course", file=sys.stderr)
+        return 2
+    preview = Preview(course)
+    preview.build()
+    site = course / "build" / "site"
+    site.mkdir(parents=True, exist_ok=True)
+    handler = type("PreviewHandler", (Handler,), {"preview": preview})
+    server = ThreadingHTTPServer((host, port), partial(handler, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(f"lecturebuild: serving http://{host}:{server.server_address[1]}/ ; rebuilding when "
+          f"{', '.join(WATCHED)} change (Ctrl-C stops)", flush=True)
+    paths = [course / name for name in WATCHED if (course / name).exists()]
+    try:
+        for changes in watch(*paths, debounce=300, step=100):
+            names = sorted({Path(path).relative_to(course).as_posix() for _, path in changes})
+            print(f"lecturebuild: changed: {', '.join(names)}", flush=True)
+            preview.build()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+    return 0

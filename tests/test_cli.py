@@ -1,0 +1,64 @@
+"""`lecturebuild serve`: a real server process that rebuilds when a lecture is saved."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+from conftest import REPO
+
+
+def fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode("utf-8")
+
+
+def wait_for(predicate, timeout: float = 120.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_serve_previews_the_site_and_rebuilds_on_save(built_sample, tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(built_sample[0], course)
+    process = subprocess.Popen([sys.executable, "-m", "lecturebuild", "serve", "--course", str(course), "--port", "0"],
+                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    try:
+        url = None
+        for line in process.stdout:
+            match = re.search(r"serving (http://\S+/)", line)
+            if match:
+                url = match.group(1)
+                break
+        assert url, "the server never said where it serves"
+        threading.Thread(target=process.stdout.read, daemon=True).start()  # keep the pipe drained
+        assert "Sample course" in fetch(url + "index.html")
+        state = json.loads(fetch(url + "__lecturebuild__/build"))
+        assert state == {"build": 1, "ok": True}
+
+        lecture = course / "lectures" / "01_basics.md"
+        lecture.write_text(lecture.read_text().replace("Nothing runs here", "Nothing at all runs here"))
+        wait_for(lambda: "Nothing at all runs here" in fetch(url + "01_basics.html"), what="the rebuilt page")
+        assert json.loads(fetch(url + "__lecturebuild__/build"))["build"] == 2
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def test_serve_refuses_a_folder_that_is_not_a_course(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "lecturebuild", "serve", "--course", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "not a course" in result.stderr

@@ -1,0 +1,242 @@
+"""The course site built from the sample course: pages, links, escaping, report, search, publishing."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import html5lib
+import nbformat
+import pytest
+
+from conftest import doit
+
+XHTML = "{http://www.w3.org/1999/xhtml}"
+
+
+def site_of(course: Path) -> Path:
+    return course / "build" / "site"
+
+
+def parse(path: Path):
+    """The page as an element tree; html5lib's strict mode raises on anything that is not valid HTML5 syntax."""
+    parser = html5lib.HTMLParser(strict=True, namespaceHTMLElements=True)
+    return parser.parse(path.read_bytes())
+
+
+def pages(site: Path) -> list[Path]:
+    return sorted(site.glob("*.html"))
+
+
+def test_site_has_every_page_and_download(built_sample):
+    course, _ = built_sample
+    site = site_of(course)
+    names = ["01_basics", "02_plots"]
+    assert sorted(p.name for p in pages(site)) == sorted([f"{n}.html" for n in names] + ["index.html", "report.html"])
+    for name in names:
+        assert (site / f"{name}.md").read_bytes() == (course / "build" / "markdown" / f"{name}.md").read_bytes()
+        notebook = nbformat.read(site / f"{name}.ipynb", as_version=4)
+        nbformat.validate(notebook)
+        compile((site / f"{name}.py").read_text(), f"{name}.py", "exec")  # the script is valid Python
+    assert (site / "search-index.js").is_file() and (site / "assets" / "site.css").is_file()
+
+
+def test_every_page_parses_as_html5(built_sample):
+    for page in pages(site_of(built_sample[0])):
+        parse(page)  # raises ParseError with the position on invalid markup
+
+
+def test_every_internal_link_and_image_resolves_and_nothing_is_fetched_from_outside(built_sample):
+    site = site_of(built_sample[0])
+    ids = {page.name: {e.get("id") for e in parse(page).iter() if e.get("id")} for page in pages(site)}
+    checked = 0
+    for page in pages(site):
+        for element in parse(page).iter():
+            for attribute in ("href", "src"):
+                target = element.get(attribute)
+                if target is None:
+                    continue
+                parts = urlsplit(target)
+                assert not parts.scheme and not parts.netloc, f"{page.name}: {attribute}={target} leaves the site"
+                path = unquote(parts.path) or page.name
+                assert (site / path).is_file(), f"{page.name}: {attribute}={target} points at nothing"
+                if parts.fragment:
+                    assert parts.fragment in ids[path], f"{page.name}: {target}: no such anchor"
+                checked += 1
+    assert checked > 40
+    for asset in (site / "assets").iterdir():
+        assert not re.search(r"https?://|url\(\s*['\"]?//", asset.read_text()), f"{asset.name} fetches from outside"
+
+
+def test_output_that_looks_like_markup_is_text_on_every_page(built_sample):
+    site = site_of(built_sample[0])
+    printed = "<script>alert('x')</script> & <b>bold</b>"
+    for page in pages(site):
+        tree = parse(page)
+        scripts = [e for e in tree.iter(f"{XHTML}script") if e.get("src") is None]
+        assert all("alert" not in (e.text or "") for e in scripts), page.name
+        assert not list(tree.iter(f"{XHTML}b")), f"{page.name}: output became markup"
+    plots = parse(site / "02_plots.html")
+    outputs = ["".join(e.itertext()) for e in plots.iter(f"{XHTML}pre") if "output" in e.get("class", "")]
+    assert any(printed in text for text in outputs)
+    entries = json.loads((site / "search-index.js").read_text().split("=", 1)[1].rstrip().rstrip(";"))
+    assert any(printed.split(" &")[0] in entry["code"] or "markup" in entry["title"].lower() for entry in entries)
+
+
+def test_index_lists_the_lectures_in_order_with_provenance(built_sample):
+    course, _ = built_sample
+    site = site_of(course)
+    text = " ".join("".join(parse(site / "index.html").itertext()).split())
+    assert "Sample course" in text and "Two tiny lectures that exercise every part of the pipeline." in text
+    first, second = text.index("Tensors and a tiny model"), text.index("Figures and errors")
+    assert first < second
+    assert "Shapes, a linear model and a short training loop." in text
+    result = json.loads((course / "build" / "results" / "01_basics" / "model.json").read_text())
+    assert f"torch {result['device']['torch']}" in text and result["device"]["name"] in text
+
+
+def test_lecture_page_has_contents_navigation_math_and_run_details(built_sample):
+    site = site_of(built_sample[0])
+    tree = parse(site / "01_basics.html")
+    toc = [a.get("href") for a in tree.iter(f"{XHTML}a") if (a.get("href") or "").startswith("#")]
+    assert {"#tensors", "#model", "#training"} <= set(toc)
+    links = {a.get("href") for a in tree.iter(f"{XHTML}a")}
+    assert "02_plots.html" in links  # next lecture
+    assert {"01_basics.ipynb", "01_basics.md", "01_basics.py"} <= links
+    maths = list(tree.iter("{http://www.w3.org/1998/Math/MathML}math"))
+    assert len(maths) == 2 and any(m.find(".//{http://www.w3.org/1998/Math/MathML}mtable") is not None for m in maths)
+    run_info = [" ".join(e.itertext()) for e in tree.iter(f"{XHTML}p") if e.get("class") == "run-info"]
+    assert len(run_info) == 3 and all(re.match(r"ran in [\d.]+ m?s on CPU", line) for line in run_info)
+    plots = parse(site / "02_plots.html")
+    labels = ["".join(e.itertext()) for e in plots.iter(f"{XHTML}p") if "label-error" in e.get("class", "")]
+    assert labels == ["Expected error: RuntimeError"]
+    images = [img.get("src") for img in plots.iter(f"{XHTML}img")]
+    assert images and all((site / src).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for src in images)
+
+
+def report_rows(site: Path) -> list[list[str]]:
+    tree = parse(site / "report.html")
+    body = next(tree.iter(f"{XHTML}tbody"))
+    return [[" ".join("".join(td.itertext()).split()) for td in tr.iter(f"{XHTML}td")] for tr in body]
+
+
+def seconds(text: str) -> float:
+    value, unit = text.split()
+    return float(value) / (1000 if unit == "ms" else 1)
+
+
+def test_report_lists_every_section_slowest_first_with_cache_status(built_sample, tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(built_sample[0], course)
+    rows = report_rows(site_of(course))
+    assert len(rows) == 8  # 2 setups and 6 sections
+    times = [seconds(row[2]) for row in rows]
+    assert times == sorted(times, reverse=True)
+    assert all(row[6].startswith("ran") for row in rows)  # the cold build ran everything
+
+    snippet = course / "snippets" / "01_basics" / "tensors.py"
+    snippet.write_text(snippet.read_text() + "\nprint('one more line')\n")
+    assert doit(course).returncode == 0
+    status = {row[1]: row[6] for row in report_rows(site_of(course))}
+    assert status["Tensors"].startswith("ran") and "snippet code" in status["Tensors"]
+    assert all(value.startswith("cached") for name, value in status.items() if name != "Tensors")
+
+
+def test_search_index_holds_prose_words_not_markup_or_latex(built_sample):
+    site = site_of(built_sample[0])
+    entries = json.loads((site / "search-index.js").read_text().split("=", 1)[1].rstrip().rstrip(";"))
+    model = next(e for e in entries if e["title"] == "A linear model")
+    assert "mean squared error" in model["text"] and model["href"] == "01_basics.html#model"
+    assert "\\frac" not in model["text"] and "<" not in model["text"]
+    assert "nn.Linear" in model["code"]
+
+
+def test_a_failed_lecture_keeps_its_page(built_sample, tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(built_sample[0], course)
+    kept = [site_of(course) / name for name in ("01_basics.html", "index.html", "search-index.js")]
+    before = [path.read_text() for path in kept]
+    (course / "snippets" / "01_basics" / "tensors.py").write_text("raise ValueError('broken')\n")
+    result = doit(course)
+    assert result.returncode != 0 and "ValueError: broken" in result.stdout
+    assert [path.read_text() for path in kept] == before
+
+
+# ----------------------------------------------------------------------------------------------
+# Publishing
+
+
+def test_publish_to_a_folder_replaces_only_what_it_published(built_sample, tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(built_sample[0], course)
+    target = tmp_path / "www"
+    result = doit(course, "publish", f"to={target}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (target / "index.html").read_bytes() == (site_of(course) / "index.html").read_bytes()
+    (target / "stale.html").write_text("from an older publish")
+    assert doit(course, "publish", f"to={target}").returncode == 0
+    assert not (target / "stale.html").exists()
+
+    foreign = tmp_path / "documents"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("keep me")
+    refused = doit(course, "publish", f"to={foreign}")
+    assert refused.returncode != 0 and "was not published by lecturebuild" in refused.stdout + refused.stderr
+    assert (foreign / "thesis.tex").read_text() == "keep me" and not (foreign / "index.html").exists()
+
+
+GIT_ENV = {"GIT_AUTHOR_NAME": "Instructor", "GIT_AUTHOR_EMAIL": "i@example.org",
+           "GIT_COMMITTER_NAME": "Instructor", "GIT_COMMITTER_EMAIL": "i@example.org"}
+
+
+def git(course: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=course, capture_output=True, text=True, check=True,
+                          env={**os.environ, **GIT_ENV}).stdout
+
+
+def test_publish_to_a_branch_commits_without_touching_the_working_tree(built_sample, tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(built_sample[0], course)
+    git(course, "init", "-q", "-b", "main")
+    (course / ".gitignore").write_text("build/\n")
+    git(course, "add", ".")
+    git(course, "commit", "-q", "-m", "course")
+    (course / "lectures" / "notes.txt").write_text("uncommitted work")
+    status, head = git(course, "status", "--porcelain"), git(course, "rev-parse", "HEAD")
+
+    result = doit(course, "publish", "branch=gh-pages", env=GIT_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "not pushed" in result.stdout + result.stderr
+    assert git(course, "status", "--porcelain") == status and git(course, "rev-parse", "HEAD") == head
+    files = set(git(course, "ls-tree", "-r", "--name-only", "gh-pages").split())
+    assert {"index.html", "01_basics.html", "report.html", ".nojekyll"} <= files
+    assert not any(name.startswith("build/") for name in files)
+    assert git(course, "show", "gh-pages:index.html") == (site_of(course) / "index.html").read_text()
+    first = git(course, "rev-parse", "gh-pages")
+
+    again = doit(course, "publish", "branch=gh-pages", env=GIT_ENV)
+    assert "nothing committed" in again.stdout + again.stderr and git(course, "rev-parse", "gh-pages") == first
+
+
+def test_publish_refuses_a_failed_build_unless_forced(built_sample, tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(built_sample[0], course)
+    (course / "snippets" / "02_plots" / "after.py").write_text("undefined_name\n")
+    target = tmp_path / "www"
+    refused = doit(course, "publish", f"to={target}")
+    assert refused.returncode != 0 and not target.exists()
+    assert "NameError" in refused.stdout + refused.stderr
+    forced = doit(course, "publish", f"to={target}", "force=1")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert (target / "02_plots.html").is_file()
+    assert "publishing anyway (force=1): 02_plots.md: sections without a good run: mismatch" in forced.stderr
+
+
+def test_publish_without_a_destination_says_how(built_sample):
+    result = doit(built_sample[0], "publish")
+    assert result.returncode != 0 and "doit publish to=FOLDER" in result.stdout + result.stderr
