@@ -45,6 +45,11 @@ def task_site():
     yield from tasks.site_tasks(COURSE)
 
 
+def task_claims():
+    """Report where imported lectures' real outputs differ from what their sources showed (claims/)."""
+    yield from tasks.claims_tasks(COURSE)
+
+
 def task_publish():
     """Publish build/site/: doit publish to=FOLDER, or branch=NAME for a commit that is never pushed."""
     return tasks.publish_task(COURSE, ROOT / "build")

@@ -149,6 +149,58 @@ def compare_sections(lecture: str, expected: dict, actual: dict, tolerance: floa
 
 
 # ----------------------------------------------------------------------------------------------
+# Claims: the outputs an imported source showed (importer.py), compared with the real run
+
+def claims_path(root: Path, lecture: str) -> Path:
+    return root / "claims" / f"{lecture}.json"
+
+
+def _claim_lines(outputs: list[dict]) -> list[str]:
+    """Outputs as comparable lines. Pasted output loses indentation and blank lines, so both are ignored."""
+    lines = []
+    for output in outputs:
+        ((kind, content),) = output.items()
+        if kind == "figure":
+            lines.append("[figure]")
+        elif kind == "error":
+            lines.append(f"[error] {normalise(content).strip()}")
+        else:
+            lines += [line.strip() for line in normalise("\n".join(content)).splitlines() if line.strip()]
+    return lines
+
+
+def compare_claims(lecture: Lecture, claims: dict, results: dict[str, SectionResult], figures: Path) -> list[Drift]:
+    """Every code block whose real output differs from what the source showed, by the check's rules."""
+    drifts = []
+    for sid, entries in claims.get("sections", {}).items():
+        result = results.get(sid)
+        actual = {run["snippet"]: run["outputs"] for run in section_snapshot(result, figures)} if result else {}
+        for entry in entries:
+            old = _claim_lines(entry["outputs"])
+            new = _claim_lines(actual.get(entry["snippet"], []))
+            if len(old) == len(new) and all(lines_agree(a, b, lecture.tolerance) for a, b in zip(old, new)):
+                continue
+            diff = "\n".join(difflib.unified_diff(old, new, "the source showed", "the run printed", lineterm="", n=1))
+            where = (f"section {sid!r}, {entry['snippet']} (the block at {entry.get('source', '?')} of "
+                     f"{claims.get('source', 'the source')})")
+            drifts.append(Drift(lecture.name, where, diff))
+    return drifts
+
+
+def claims_report(course: Course, lecture: Lecture, store: Store) -> tuple[str, int, int]:
+    """(the report, blocks compared, blocks that disagree) for a lecture with a claims file."""
+    claims = json.loads(claims_path(course.root, lecture.name).read_text(encoding="utf-8"))
+    results = {sid: r for sid, r in load_results(store, lecture).items() if r is not None}
+    drifts = compare_claims(lecture, claims, results, store.figures_dir(lecture.name))
+    compared = sum(len(entries) for entries in claims.get("sections", {}).values())
+    lines = [f"{lecture.name}: {len(drifts)} of {compared} code blocks print otherwise than "
+             f"{claims.get('source', 'the imported source')} showed"]
+    for drift in drifts:
+        lines.append(f"CLAIM {drift.lecture}: {drift.where}:\n{drift.diff}")
+    return "\n".join(lines) + "\n", compared, len(drifts)
+
+
+# ----------------------------------------------------------------------------------------------
 # Hand-typed numbers in the prose
 
 # What counts as a claim about a run: shapes, numbers with thousands separators or of five digits and

@@ -1,6 +1,7 @@
 """The `lecturebuild` command: what is not a build step lives here (building itself is `doit`).
 
     lecturebuild serve    serve build/site/ and rebuild whenever a lecture, snippet or template is saved
+    lecturebuild import   turn a notebook, script or Markdown lecture into a lecture of the course
 """
 
 from __future__ import annotations
@@ -27,10 +28,36 @@ def main(argv: list[str] | None = None) -> int:
     serve_parser.add_argument("--course", type=Path, default=Path.cwd(), help="the course folder (default: here)")
     serve_parser.add_argument("--host", default="127.0.0.1")
     serve_parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    import_parser = commands.add_parser("import", help="import a notebook (.ipynb), script (.py) or Markdown (.md)")
+    import_parser.add_argument("source", type=Path)
+    import_parser.add_argument("--course", type=Path, default=Path.cwd(), help="the course folder (default: here)")
+    import_parser.add_argument("--name", help="the lecture's name (default: the next number and the file name)")
+    import_parser.add_argument("--format", choices=["ipynb", "py", "md"], help="when the extension does not say")
+    import_parser.add_argument("--force", action="store_true", help="replace a lecture of the same name")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args.course.resolve(), args.host, args.port)
-    return 2
+    return import_command(args)
+
+
+def import_command(args) -> int:
+    from .errors import LectureBuildError
+    from .importer import import_lecture
+
+    try:
+        done = import_lecture(args.source, args.course.resolve(), args.name, args.format, args.force)
+    except LectureBuildError as exc:
+        print(f"lecturebuild: {exc}", file=sys.stderr)
+        return 2
+    course = args.course.resolve()
+    print(f"lecturebuild: imported {args.source} as {done.lecture.relative_to(course)} with "
+          f"{len(done.snippets)} snippet files in snippets/{done.name}/")
+    for note in done.notes:
+        print(f"  {note}")
+    if done.claims:
+        print(f"  the outputs the source showed are in {done.claims.relative_to(course)}; the next `doit` "
+              "runs the lecture and reports every block that prints otherwise")
+    return 0
 
 
 def dodo_for(course: Path) -> Path:

@@ -41,7 +41,7 @@ def doit_config(root: Path) -> dict:
         "continue": True,  # a failing lecture does not stop the others
         "verbosity": 2,
         "reporter": BuildReporter,
-        "default_tasks": ["execute", "markdown", "html", "notebook", "site"],
+        "default_tasks": ["execute", "markdown", "html", "notebook", "site", "claims"],
     }
 
 
@@ -366,4 +366,37 @@ def publish_action(course: Course, build: str, to: str, branch: str, force: bool
     except LectureBuildError as exc:
         return _report([f"lecturebuild: {exc}"], "")
     say(f"lecturebuild: {done}")
+    return True
+
+
+def claims_tasks(course: Course):
+    """For each lecture imported with the outputs its source showed (claims/<lecture>.json): compare them
+    with the real run once, print where they disagree and keep the report in build/claims/."""
+    from .check import claims_path
+
+    store = Store(course.root / "build")
+    yield {"basename": "claims", "name": None, "doc": "compare imported lectures with what their sources showed"}
+    for lecture in course.lectures:
+        path = claims_path(course.root, lecture.name)
+        if path.exists():
+            yield {
+                "name": lecture.name,
+                "actions": [(claims_action, [course, lecture.name, str(store.build)])],
+                "file_dep": [str(path)] + _result_files(store, lecture),
+                "targets": [str(store.build / "claims" / f"{lecture.name}.txt")],
+                "verbosity": 2,
+                "clean": True,
+            }
+
+
+def claims_action(course: Course, name: str, build: str) -> bool:
+    from .check import claims_report
+
+    store = Store(Path(build))
+    report, compared, wrong = claims_report(course, course.lecture(name), store)
+    target = store.build / "claims" / f"{name}.txt"
+    write_atomic(target, report)
+    say(report.rstrip("\n"))
+    if wrong:
+        say(f"lecturebuild: the real outputs are in the built lecture; this report stays in {target}")
     return True

@@ -127,8 +127,8 @@ def test_device_cuda_without_a_gpu_is_a_clear_error(sample_course):
 def test_doit_list_shows_documented_tasks(sample_course):
     result = doit(sample_course, "list")
     names = dict(line.split(None, 1) for line in result.stdout.splitlines() if line.strip())
-    assert set(names) == {"execute", "markdown", "html", "notebook", "site", "publish", "check", "accept",
-                          "reproduce"}
+    assert set(names) == {"execute", "markdown", "html", "notebook", "site", "claims", "publish", "check",
+                          "accept", "reproduce"}
     assert all(doc.strip() for doc in names.values())
 
 

@@ -1,0 +1,197 @@
+"""`lecturebuild import`: the seeds, notebooks with stored outputs, a round trip, and bad input."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat import v4
+
+import seeds
+from conftest import REPO, doit
+from lecturebuild import importer
+
+
+def import_(course: Path, source: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lecturebuild", "import", str(source), "--course", str(course), *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def new_course(tmp_path: Path) -> Path:
+    course = tmp_path / "course"
+    (course / "lectures").mkdir(parents=True)
+    return course
+
+
+def test_the_markdown_seed_builds_and_its_wrong_outputs_are_reported(tmp_path):
+    course = new_course(tmp_path)
+    source = shutil.copy(seeds.MARKDOWN_LECTURE, tmp_path / "rnn_lecture.md")
+    imported = import_(course, source)
+    assert imported.returncode == 0, imported.stderr
+    assert "joined with the block at line 96 (a page break had split it)" in imported.stdout
+    lecture = (course / "lectures" / "01_rnn_lecture.md").read_text()
+    assert "title: RNNs, LSTMs, and Sequence Modeling" in lecture and "setup: setup.py" in lecture
+    assert "import torch.nn as nn" in (course / "snippets" / "01_rnn_lecture" / "setup.py").read_text()
+
+    build = doit(course)
+    assert build.returncode == 0, build.stdout + build.stderr
+    report = (course / "build" / "claims" / "01_rnn_lecture.txt").read_text()
+    assert report in build.stderr  # the first build prints it
+    for section in ("rnn_basics", "pytorch_rnn", "lstm_architecture", "pytorch_lstm", "lstm_text_classifier"):
+        assert f"section {section!r}" in report
+    assert report.count("\n-=====\n") == 5  # every separator line the document shows is wrong
+    assert "\n+" + "=" * 140 + "\n" in report and "\n+" + "=" * 70 + "\n" in report
+    assert "-Parameters: 2,111,234\n+Parameters: 2,071,554" in report
+    assert "Input: torch.Size([32, 100])" in report  # shown as agreeing context, not as a difference
+    assert "-Input: torch.Size([32, 100])" not in report
+
+
+def test_the_notebook_seed_builds_except_its_broken_last_cell(tmp_path):
+    course = new_course(tmp_path)
+    nbformat.write(seeds.notebook_from_text(), tmp_path / "rnns.ipynb")
+    assert import_(course, tmp_path / "rnns.ipynb").returncode == 0
+    build = doit(course)
+    assert build.returncode != 0
+    out = build.stdout + build.stderr
+    assert "input.size(-1) must be equal to input_size. Expected 32, got 1" in out
+    failed = [line for line in build.stderr.splitlines() if ": FAILED in" in line]
+    assert len(failed) == 1 and "rnn_vs_lstm_vs_gru" in failed[0]  # every other section built
+
+
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
+
+
+def test_a_notebook_with_stored_figures_and_errors(tmp_path):
+    course = new_course(tmp_path)
+    cells = [
+        v4.new_markdown_cell("# Plots and errors\n\nA figure and an error."),
+        v4.new_code_cell("import matplotlib.pyplot as plt\n%matplotlib inline"),
+        v4.new_markdown_cell("## Plot"),
+        v4.new_code_cell("values = [1, 4, 9]\nplt.plot(values)\nplt.show()\nprint(len(values))", outputs=[
+            v4.new_output("display_data", data={"image/png": PNG}),
+            v4.new_output("stream", name="stdout", text="3\n")]),
+        v4.new_markdown_cell("## Mistake"),
+        v4.new_code_cell("print(values[1])\nvalues[7]", outputs=[
+            v4.new_output("stream", name="stdout", text="5\n"),
+            v4.new_output("error", ename="IndexError", evalue="list index out of range", traceback=[])]),
+    ]
+    nbformat.write(v4.new_notebook(cells=cells), tmp_path / "plots.ipynb")
+    done = import_(course, tmp_path / "plots.ipynb", "--name", "plots")
+    assert done.returncode == 0, done.stderr
+    assert "section 'mistake' needs 'plot': it uses values" in done.stdout
+    lecture = (course / "lectures" / "plots.md").read_text()
+    assert "## Mistake {#mistake needs=plot}" in lecture and ":raises: IndexError" in lecture
+    assert "%matplotlib" not in (course / "snippets" / "plots" / "setup.py").read_text()
+
+    build = doit(course)
+    assert build.returncode == 0, build.stdout + build.stderr
+    report = (course / "build" / "claims" / "plots.txt").read_text()
+    assert report.startswith("plots: 1 of 2 code blocks print otherwise")  # the figure and the 3 agree
+    assert "-5\n+4" in report and "section 'mistake'" in report
+
+
+def section_outputs(course: Path, lecture: str) -> list[list[str]]:
+    """Each section's printed lines, in lecture order, without the names of sections or snippets."""
+    from lecturebuild.course import load_course
+
+    loaded = load_course(course).lecture(lecture)
+    results = course / "build" / "results" / lecture
+    outputs = []
+    for section in loaded.runnable:
+        data = json.loads((results / f"{section.id}.json").read_text())
+        outputs.append([o.get("text", o.get("evalue", "")) for run in data["runs"] for o in run["outputs"]
+                        if o["kind"] in ("stream", "value", "error")])
+    return outputs
+
+
+def test_round_trip_through_a_notebook_builds_to_the_same_outputs(built_course, tmp_path):
+    course = new_course(tmp_path)
+    notebook = built_course / "build" / "notebooks" / "01_rnns_lstms.ipynb"
+    done = import_(course, notebook, "--name", "again")
+    assert done.returncode == 0, done.stderr
+    assert doit(course).returncode == 0
+    assert section_outputs(course, "again") == section_outputs(built_course, "01_rnns_lstms")
+    report = (course / "build" / "claims" / "again.txt").read_text()
+    assert report.startswith("again: 0 of ")  # the notebook's stored outputs are the real ones
+
+
+def test_scripts_in_percent_and_sphinx_gallery_formats(tmp_path):
+    course = new_course(tmp_path)
+    percent = tmp_path / "percent.py"
+    percent.write_text("# %% [markdown]\n# # Percent\n# ## Tensors\n# %%\nimport torch\n"
+                       "x = torch.zeros(2, 3)\n# %%\nprint(tuple(x.shape))\n")
+    gallery = tmp_path / "gallery.py"
+    gallery.write_text('"""\nGallery\n=======\n\nIntro.\n"""\nimport torch\n\n' + "#" * 40
+                       + "\n# Ones\n# ----\n# Some prose.\n\nprint(torch.ones(4).sum().item())\n")
+    for source in (percent, gallery):
+        assert import_(course, source).returncode == 0
+    assert "## Tensors {#tensors}" in (course / "lectures" / "01_percent.md").read_text()
+    second = (course / "lectures" / "02_gallery.md").read_text()
+    assert "title: Gallery" in second and "## Ones {#ones}" in second and "order: 2" in second
+    build = doit(course)
+    assert build.returncode == 0, build.stdout + build.stderr
+    assert "(2, 3)" in (course / "build" / "markdown" / "01_percent.md").read_text()
+    assert "4.0" in (course / "build" / "markdown" / "02_gallery.md").read_text()
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("notes.txt", "# Notes", "unknown format '.txt'"),
+    ("broken.ipynb", '{"cells": [', "not a notebook: invalid JSON"),
+    ("list.ipynb", "[1, 2]", "not a notebook: the JSON has no 'cells'"),
+])
+def test_bad_input_is_a_clear_error(tmp_path, name, content, message):
+    course = new_course(tmp_path)
+    (tmp_path / name).write_text(content)
+    result = import_(course, tmp_path / name)
+    assert result.returncode == 2 and message in result.stderr and name in result.stderr
+    assert not list((course / "lectures").iterdir())
+
+
+def test_a_notebook_cell_that_does_not_parse_is_named(tmp_path):
+    course = new_course(tmp_path)
+    cells = [v4.new_code_cell("x = 1"), v4.new_markdown_cell("## Two"), v4.new_code_cell("def f(:\n    pass")]
+    nbformat.write(v4.new_notebook(cells=cells), tmp_path / "bad.ipynb")
+    result = import_(course, tmp_path / "bad.ipynb")
+    assert result.returncode == 2 and "bad.ipynb: cell 3, line 1 of the cell: the code does not parse" in result.stderr
+
+
+def test_import_refuses_to_overwrite_unless_forced(tmp_path):
+    course = new_course(tmp_path)
+    source = tmp_path / "one.md"
+    source.write_text("# One\n\n## A\n\n```python\nprint(1)\n```\n")
+    assert import_(course, source, "--name", "one").returncode == 0
+    (course / "lectures" / "one.md").write_text("edited by hand")
+    refused = import_(course, source, "--name", "one")
+    assert refused.returncode == 2 and "--force" in refused.stderr
+    assert (course / "lectures" / "one.md").read_text() == "edited by hand"
+    assert import_(course, source, "--name", "one", "--force").returncode == 0
+    assert "## A {#a}" in (course / "lectures" / "one.md").read_text()
+
+
+def test_code_and_pasted_output_in_one_fence_are_split():
+    code, output = importer.split_code_and_output("x = 2\nprint(x)\n\n2\nInput: 3 things\n")
+    assert code == "x = 2\nprint(x)\n" and output == "2\nInput: 3 things"
+    assert importer.split_code_and_output("a = 1\n\nb = 2\n") == ("a = 1\n\nb = 2\n", "")
+
+
+def test_a_block_cut_by_a_page_break_is_joined_and_dedented():
+    first = "m = dict(\n    a=1,"
+    continuation = "\n        b=2,\n    )\n    print('m is', m)\n\n    2 keys in m\n"
+    code, output = importer._join(first, continuation)
+    assert code == "m = dict(\n    a=1,\n    b=2,\n)\nprint('m is', m)\n" and output.strip() == "2 keys in m"
+
+
+def test_names_used_from_earlier_sections_become_needs():
+    sections = [importer.DraftSection("A", "a", [importer.Block("code", "model = 1\ndef f(x):\n    return x\n", 1)]),
+                importer.DraftSection("B", "b", [importer.Block("code", "import os\ny = f(model) + len(os.sep)\n", 2)]),
+                importer.DraftSection("C", "c", [importer.Block("code", "print(y, unknown)\n", 3)])]
+    notes = importer.infer_needs(sections, "import torch\n")
+    assert [s.needs for s in sections] == [[], ["a"], ["b"]]
+    assert "section 'b' needs 'a': it uses f, model" in notes
+    assert "section 'c' uses 'unknown', which no earlier code defines" in notes
