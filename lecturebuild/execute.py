@@ -105,6 +105,10 @@ def _run_worker(work: list, options: WorkerOptions) -> None:
         raise
 
 
+GPU_MEMORY_HINT = ("\n    (the section needs more GPU memory than was free: other processes on the GPU hold "
+                   "some, and each section starts with an empty cache; make the section smaller or free the GPU)")
+
+
 def failure_messages(lecture: Lecture, results: dict[str, SectionResult | None], keys: dict[str, str]) -> list[str]:
     """One message per section that is not up to date and ok, naming lecture, section, snippet file and line."""
     messages = []
@@ -117,7 +121,8 @@ def failure_messages(lecture: Lecture, results: dict[str, SectionResult | None],
         else:
             for error in result.errors:
                 if not error.expected:
-                    messages.append(f"FAILED {where}: {error.ename} at {error.location}: {error.evalue}\n"
+                    hint = GPU_MEMORY_HINT if error.ename in ("OutOfMemoryError", "CudaOutOfMemoryError") else ""
+                    messages.append(f"FAILED {where}: {error.ename} at {error.location}: {error.evalue}{hint}\n"
                                     + _indent(error.traceback))
     return messages
 

@@ -117,3 +117,25 @@ def test_each_result_records_its_own_peak_memory_and_wall_time(fault_run):
     result = load_results(Store(root / "build"), lecture)["ok"]
     assert 20 < result.memory["rss"] < 4000  # megabytes: a forked child with torch imported
     assert result.wall >= result.seconds > 0
+
+
+def test_running_out_of_gpu_memory_is_explained(sample_course):
+    """The error a section raises when the GPU lacks memory (torch.OutOfMemoryError, which cannot be
+    produced without a GPU) is reported with its line and what to do about it; other errors are not."""
+    from lecturebuild.execute import failure_messages
+    from lecturebuild.model import Device, Error, SectionResult, SnippetRun
+
+    lecture = load_course(sample_course).lectures[0]
+
+    def result(ename: str) -> SectionResult:
+        error = Error(ename=ename, evalue="CUDA out of memory. Tried to allocate 80.00 GiB", traceback="...",
+                      file="snippets/01_basics/model.py", line=3, expected=False)
+        return SectionResult(lecture=lecture.name, section="model", key="k", inputs={},
+                             runs=(SnippetRun("model.py", (error,), 0.1),), values={},
+                             device=Device("cuda", "NVIDIA H100", "2.11", "3.11", "13.0"), seconds=0.1, finished="")
+
+    [oom] = failure_messages(lecture, {"model": result("OutOfMemoryError")}, {"model": "k"})
+    assert "OutOfMemoryError at snippets/01_basics/model.py:3: CUDA out of memory" in oom
+    assert "needs more GPU memory than was free" in oom
+    [other] = failure_messages(lecture, {"model": result("RuntimeError")}, {"model": "k"})
+    assert "GPU memory" not in other
