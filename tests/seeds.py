@@ -7,7 +7,8 @@ from pathlib import Path
 import nbformat
 from nbformat import v4
 
-SEEDS = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds"
+SEEDS = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds"  # ../shared beside the checkout
+assert SEEDS.is_dir(), f"the import tests read the course's source documents from {SEEDS}, which is missing"
 MARKDOWN_LECTURE = SEEDS / "000_3b580d8ec4033c98.txt"
 NOTEBOOK_TEXT = SEEDS / "004_9f0a767d8d5e15e5.txt"
 
