@@ -8,9 +8,14 @@ import nbformat
 from nbformat import v4
 
 SEEDS = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds"  # ../shared beside the checkout
-assert SEEDS.is_dir(), f"the import tests read the course's source documents from {SEEDS}, which is missing"
 MARKDOWN_LECTURE = SEEDS / "000_3b580d8ec4033c98.txt"
 NOTEBOOK_TEXT = SEEDS / "004_9f0a767d8d5e15e5.txt"
+
+
+def seed(path: Path) -> Path:
+    """A seed document; a missing one fails the test with where it was looked for."""
+    assert path.is_file(), f"the import tests read the course's source documents from {SEEDS}, which lacks {path.name}"
+    return path
 
 
 def notebook_from_text(path: Path = NOTEBOOK_TEXT) -> nbformat.NotebookNode:
@@ -23,7 +28,7 @@ def notebook_from_text(path: Path = NOTEBOOK_TEXT) -> nbformat.NotebookNode:
         if text.strip():
             cells.append(v4.new_code_cell(text) if kind == "code" else v4.new_markdown_cell(text))
 
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in seed(path).read_text(encoding="utf-8").splitlines():
         if line.strip() == "In [None]:":
             flush()
             kind, lines = "code", []

@@ -31,7 +31,7 @@ def new_course(tmp_path: Path) -> Path:
 
 def test_the_markdown_seed_builds_and_its_wrong_outputs_are_reported(tmp_path):
     course = new_course(tmp_path)
-    source = shutil.copy(seeds.MARKDOWN_LECTURE, tmp_path / "rnn_lecture.md")
+    source = shutil.copy(seeds.seed(seeds.MARKDOWN_LECTURE), tmp_path / "rnn_lecture.md")
     imported = import_(course, source)
     assert imported.returncode == 0, imported.stderr
     assert "joined with the block at line 96 (a page break had split it)" in imported.stdout
