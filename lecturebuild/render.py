@@ -81,6 +81,13 @@ class LectureView:
         return tuple(o for c in self.cells for o in c.outputs if isinstance(o, File))
 
 
+def copy_figures(view: LectureView, store: Store, out_dir: Path) -> None:
+    """Put the lecture's figures in <out_dir>/<lecture>/, where its Markdown and site pages link them."""
+    figures = store.figures_dir(view.lecture.name)
+    for figure in view.figures:
+        write_atomic(out_dir / view.lecture.name / figure.file, (figures / figure.file).read_bytes())
+
+
 def copy_files(view: LectureView, store: Store, out_dir: Path) -> None:
     """Put the lecture's declared files beside its rendered file, where its links point."""
     source = store.results_dir(view.lecture.name) / "files"
@@ -272,9 +279,7 @@ def _template_frame(exc: BaseException) -> tuple[str, int]:
 
 def write_markdown(view: LectureView, store: Store, out_dir: Path) -> Path:
     """build/markdown/<lecture>.md, with its figures in build/markdown/<lecture>/."""
-    figures = store.figures_dir(view.lecture.name)
-    for figure in view.figures:
-        write_atomic(out_dir / view.lecture.name / figure.file, (figures / figure.file).read_bytes())
+    copy_figures(view, store, out_dir)
     copy_files(view, store, out_dir)
     text = render(view, "markdown", lambda f: f"{view.lecture.name}/{f.file}")
     target = out_dir / f"{view.lecture.name}.md"

@@ -17,12 +17,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import TEMPLATES_DIR
 from .model import SETUP_ID, Course, Device, Lecture, SectionResult
-from .render import LectureView, Text, markdown_to_html, render, render_template
+from .render import LectureView, Text, copy_figures, copy_files, markdown_to_html, render, render_template
 from .script import lecture_script
 from .store import Store, write_atomic
 
@@ -110,12 +110,8 @@ def write_lecture_page(view: LectureView, results: dict[str, dict[str, SectionRe
     """<lecture>.html, its figures and files, and its three downloads (the handout and notebook are
     copied from their own build outputs, so they are exactly what `doit` wrote there)."""
     name = view.lecture.name
-    figures = store.figures_dir(name)
-    for figure in view.figures:
-        write_atomic(site_dir / name / figure.file, (figures / figure.file).read_bytes())
-    files = store.results_dir(name) / "files"
-    for output in view.files:
-        write_atomic(site_dir / name / "files" / output.file, (files / output.file).read_bytes())
+    copy_figures(view, store, site_dir)
+    copy_files(view, store, site_dir)
     for folder, suffix in (("markdown", ".md"), ("notebooks", ".ipynb")):
         write_atomic(site_dir / f"{name}{suffix}", (store.build / folder / f"{name}{suffix}").read_bytes())
     write_atomic(site_dir / f"{name}.py", lecture_script(view.lecture, view.device.kind))
@@ -183,7 +179,7 @@ def report_rows(course: Course, results: dict[str, dict[str, SectionResult]],
                 reason=reason if reason is not None else f"result of {result.finished[:16].replace('T', ' ')} UTC",
                 rss=result.memory.get("rss", 0.0), cuda=result.memory.get("cuda"), bar=0.0))
     slowest = max((row.seconds for row in rows), default=0.0) or 1.0
-    rows = [ReportRow(**{**row.__dict__, "bar": round(100 * row.seconds / slowest, 1)}) for row in rows]
+    rows = [replace(row, bar=round(100 * row.seconds / slowest, 1)) for row in rows]
     return tuple(sorted(rows, key=lambda row: -row.seconds))
 
 
@@ -254,8 +250,7 @@ def remove_stale(site_dir: Path, lectures: tuple[Lecture, ...]) -> None:
     """Drop pages and downloads of lectures the course no longer has."""
     names = {lecture.name for lecture in lectures}
     for path in site_dir.glob("*"):
-        stem = path.name.split(".")[0]
         if path.suffix in {".html", ".md", ".ipynb", ".py"} and path.stem not in names | {"index", "report"}:
             path.unlink()
-        elif path.is_dir() and path.name != "assets" and stem not in names:
+        elif path.is_dir() and path.name not in names | {"assets"}:
             shutil.rmtree(path)
