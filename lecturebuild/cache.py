@@ -1,7 +1,7 @@
 """Which sections must run, and why: a cache keyed per section by everything that can change its output.
 
-A section's key hashes its snippet code, the lecture's setup code and seed, the keys of the sections
-it needs, the device kind, the torch and Python versions and the code of the executor itself. The
+A section's key hashes its snippet code, the lecture's setup code, seed, threads and float precision,
+Python's hash seed, the keys of the sections it needs, the device kind, the torch and Python versions and the code of the executor itself. The
 course files a run opened (data files, local modules; recorded while it ran, replayed sections
 included) are checked too. Prose and templates are not inputs, so editing them never runs code.
 The stored result is the cache: a section is fresh when its stored result has the same key, the
@@ -18,12 +18,12 @@ from importlib import metadata
 from pathlib import Path
 
 from .errors import DeviceError
-from .model import SETUP_ID, Lecture, Limits, Section, SectionResult, Snippet
+from .model import HASH_SEED, SETUP_ID, Lecture, Limits, Section, SectionResult, Snippet
 from .store import file_digest
 
 DEVICES = ("auto", "cpu", "cuda")
 _PACKAGE = Path(__file__).resolve().parent
-EXECUTOR_FILES = ("capture.py", "worker.py", "model.py")  # the code that runs snippets and records results
+EXECUTOR_FILES = ("capture.py", "figures.py", "worker.py", "model.py", "script.py")  # the code that runs snippets and records results
 
 
 def _digest(*parts: str) -> str:
@@ -92,7 +92,8 @@ def _snippets_digest(snippets: tuple[Snippet, ...]) -> str:
 def lecture_inputs(lecture: Lecture, env: RunEnvironment) -> dict[str, dict[str, str]]:
     """The inputs of the setup and of every section with code, by section id, in lecture order."""
     common = {"device": env.device, "torch": env.torch, "python": env.python, "executor": env.executor,
-              "seed": str(lecture.seed), "threads": str(lecture.threads),
+              "seed": str(lecture.seed), "threads": str(lecture.threads), "precision": lecture.precision,
+              "hash seed": HASH_SEED,
               "setup": _snippets_digest((lecture.setup,)) if lecture.setup else "none"}
     table = {SETUP_ID: dict(common)}
     keys: dict[str, str] = {}
@@ -147,7 +148,7 @@ def why(previous: SectionResult | None, inputs: dict[str, str], root: Path) -> s
     labels = {"code": "snippet code", "setup": "setup code", "executor": "lecturebuild's executor"}
     described = []
     for name in changed:
-        if name in ("device", "torch", "python"):
+        if name in ("device", "torch", "python", "precision"):
             described.append(f"{name} {previous.inputs.get(name, '?')} -> {inputs.get(name, '?')}")
         else:
             described.append(labels.get(name, name))

@@ -41,15 +41,15 @@ import yaml
 from . import quote
 from .render import check_templates
 from .errors import CourseError, Problem
-from .model import Course, Lecture, Limits, Prose, Section, Snippet
+from .model import PRECISIONS, Course, Lecture, Limits, Prose, Section, Snippet
 from .store import write_atomic
 
 FRONT_MATTER_KEYS = {"title": str, "order": int, "summary": str, "setup": str, "seed": int,
                      "time_limit": (int, float), "memory_limit": int, "output_limit": int, "tolerance": (int, float),
-                     "threads": int}
+                     "threads": int, "precision": str, "platform_tolerance": (int, float)}
 REQUIRED_KEYS = ("title", "order", "summary")
 COURSE_KEYS = {"title": str, "description": str}
-SECTION_ATTRIBUTES = ("needs", "time_limit", "memory_limit")
+SECTION_ATTRIBUTES = ("needs", "time_limit", "memory_limit", "platform_tolerance")
 SNIPPET_OPTIONS = ("raises", "files")
 
 LECTURE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -134,6 +134,7 @@ class _SectionDraft:
     line: int
     needs: tuple[str, ...]
     limits: Limits
+    platform_tolerance: float = 0.0
     blocks: list = field(default_factory=list)
 
 
@@ -182,6 +183,8 @@ def _load_lecture(root: Path, source: Path, problems: list[Problem], validated: 
                       output=int(meta.get("output_limit", 0))),
         tolerance=float(meta.get("tolerance", 1e-3)),
         threads=int(meta.get("threads", 1)),
+        precision=str(meta.get("precision", "default")),
+        platform_tolerance=float(meta.get("platform_tolerance", Lecture.platform_tolerance)),
     )
 
 
@@ -245,8 +248,10 @@ def _check_keys(path, data, key_lines, allowed, required, problems) -> None:
         elif not isinstance(value, allowed[key]) or isinstance(value, bool):
             wanted = {int: "an integer", str: "text"}.get(allowed[key], "a number")
             problems.append(Problem(path, line, f"{key!r} must be {wanted}, got {value!r}"))
-        elif (key.endswith("_limit") or key in ("tolerance", "threads")) and value <= 0:
+        elif (key.endswith(("_limit", "tolerance")) or key == "threads") and value <= 0:
             problems.append(Problem(path, line, f"{key!r} must be positive, got {value!r}"))
+        elif key == "precision" and value not in PRECISIONS:
+            problems.append(Problem(path, line, f"'precision' must be one of {', '.join(PRECISIONS)}, got {value!r}"))
     for key in required:
         if key not in data:
             problems.append(Problem(path, 1, f"front matter lacks {key!r}"))
@@ -340,7 +345,7 @@ class _BodyReader:
                         needs = tuple(n for n in re.split(r"[,\s]+", value) if n)
                     elif key in SECTION_ATTRIBUTES:
                         try:
-                            limits[key] = float(value) if key == "time_limit" else int(value)
+                            limits[key] = int(value) if key == "memory_limit" else float(value)
                             assert limits[key] > 0
                         except (ValueError, AssertionError):
                             self.problem(line, f"{key} must be a positive number, got {value!r}")
@@ -354,7 +359,8 @@ class _BodyReader:
             self.problem(line, f"section id {section_id!r} must be lowercase letters, digits and '_', "
                          "starting with a letter, and not a reserved word")
         return _SectionDraft(id=section_id, title=title, line=line, needs=needs,
-                             limits=Limits(time=limits.get("time_limit", 0.0), memory=limits.get("memory_limit", 0)))
+                             limits=Limits(time=limits.get("time_limit", 0.0), memory=limits.get("memory_limit", 0)),
+                             platform_tolerance=limits.get("platform_tolerance", 0.0))
 
     def _directive(self, argument: str, body: list[str], line: int) -> Snippet | None:
         options: dict[str, str] = {}
@@ -429,8 +435,8 @@ def _freeze_sections(source: Path, drafts: list[_SectionDraft], problems: list[P
                                             f"{used_snippets[block.name]}; each snippet file belongs to one place"))
                 used_snippets.setdefault(block.name, block.line)
         seen.setdefault(draft.id, draft.line)
-    return tuple(Section(id=d.id, title=d.title, line=d.line, needs=d.needs, blocks=tuple(d.blocks), limits=d.limits)
-                 for d in drafts)
+    return tuple(Section(id=d.id, title=d.title, line=d.line, needs=d.needs, blocks=tuple(d.blocks), limits=d.limits,
+                         platform_tolerance=d.platform_tolerance) for d in drafts)
 
 
 def _check_orders(lectures: list[Lecture], problems: list[Problem]) -> None:

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from .errors import LectureBuildError
+from .model import HASH_SEED
 
 PACKAGE = Path(__file__).resolve().parent
 DEFAULT_IDLE = 600.0
@@ -158,7 +159,8 @@ def _wait_gone(path: Path) -> None:
 def _environment() -> dict:
     parent = str(PACKAGE.parent)
     path = os.pathsep.join(p for p in (parent, os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "PYTHONPATH": path}
+    # A fixed hash seed: sets of strings iterate in the same order in every section's run.
+    return {**os.environ, "PYTHONPATH": path, "PYTHONHASHSEED": HASH_SEED}
 
 
 def _private_worker(build: Path) -> Connection:

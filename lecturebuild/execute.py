@@ -99,6 +99,8 @@ def _run_worker(work: list, options: WorkerOptions) -> None:
                 status = "ok" if event["ok"] else "FAILED"
                 say(f"  [{done}/{total}] {event['lecture']}/{event['section']}: {status} in "
                     f"{event['seconds']:.2f} s on {event['device']}")
+                for note in event.get("notes", ()):
+                    say(f"      note: {event['lecture']}/{event['section']} {note}")
         _close_worker(kill=True)  # it ended without finishing the request; the next request starts a new one
     except BaseException:
         _close_worker(kill=True)

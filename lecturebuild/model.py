@@ -61,6 +61,7 @@ class Section:
     needs: tuple[str, ...]  # ids of earlier sections whose names this section uses
     blocks: tuple[Union[Prose, Snippet], ...]
     limits: Limits = Limits()
+    platform_tolerance: float = 0.0  # its own tolerance across platforms (0: the lecture's)
 
     @property
     def snippets(self) -> tuple[Snippet, ...]:
@@ -81,6 +82,8 @@ class Lecture:
     limits: Limits = Limits()
     tolerance: float = 1e-3  # relative difference allowed between a float and its accepted value
     threads: int = 1  # torch's CPU threads per section: results depend on it, so it is fixed, not guessed
+    precision: str = "default"  # float32 math on CUDA: one of PRECISIONS
+    platform_tolerance: float = 0.02  # relative float tolerance against outputs accepted on another platform
 
     def section(self, section_id: str) -> Section:
         for section in self.sections:
@@ -135,6 +138,7 @@ class Figure:
     width: int  # pixels of the PNG
     height: int
     alt: str  # the figure's title, for alt text
+    data: tuple[str, ...] = ()  # what it shows, as comparable lines (figures.describe); () in old results
     kind: str = field(default="figure", init=False)
 
 
@@ -192,6 +196,7 @@ class Device:
     torch: str
     python: str
     cuda: str = ""  # CUDA runtime version when kind == "cuda"
+    isa: str = ""  # the CPU kernels torch picked ("AVX512", "AVX2", ...): float results depend on them
 
     @property
     def description(self) -> str:
@@ -219,6 +224,7 @@ class SectionResult:
     reads: dict[str, str] = field(default_factory=dict)  # course files the run opened -> content digest
     memory: dict[str, float] = field(default_factory=dict)  # peak memory in MB: "rss", and "cuda" on a GPU
     wall: float = 0.0  # seconds from the fork of its process to its end: compute plus per-section overhead
+    notes: tuple[str, ...] = ()  # what the instructor should know about a run that went well
 
     @property
     def errors(self) -> tuple[Error, ...]:
@@ -256,13 +262,24 @@ class SectionResult:
             reads=dict(data.get("reads", {})),
             memory=dict(data.get("memory", {})),
             wall=data.get("wall", 0.0),
+            notes=tuple(data.get("notes", ())),
         )
 
 
 def _output_from_data(data: dict[str, Any]) -> Output:
     fields = dict(data)
     cls = _OUTPUT_TYPES[fields.pop("kind")]
+    if "data" in fields:
+        fields["data"] = tuple(fields["data"])
     return cls(**fields)
 
 
 SETUP_ID = "_setup"  # the section name a lecture's setup result is stored under
+
+# Float32 math on CUDA. "default" leaves PyTorch's defaults (cuDNN may use TF32, matmuls do not);
+# "highest" turns TF32 off everywhere, so GPU results agree with the CPU's to float32 rounding;
+# "high" allows TF32 in matmuls and cuDNN (fastest, about three decimal digits).
+PRECISIONS = ("default", "high", "highest")
+
+# Python's hash seed for every section: iteration over a set of strings is then the same in every run.
+HASH_SEED = "0"

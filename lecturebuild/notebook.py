@@ -2,7 +2,7 @@
 
 Markdown cells hold the prose (quoted values filled in), code cells the snippets with their real
 outputs. The notebook runs top to bottom in a fresh kernel as the build ran it: its first code cell
-seeds the random generators and picks the device the same way, and each section starts with a
+seeds the random generators, defines `device` and sets the float precision the same way, and each section starts with a
 one-line cell that reseeds, so a re-run reproduces the build's numbers (see script.prelude).
 """
 
@@ -14,14 +14,16 @@ from pathlib import Path
 import nbformat
 from nbformat import v4
 
-from .model import Error, Figure, File, Stream, Value
+from .model import HASH_SEED, Error, Figure, File, Stream, Value
 from .render import Cell, Heading, LectureView, Text, clean
 from .script import prelude
 from .store import Store, write_atomic
 
 def build_notebook(view: LectureView, store: Store) -> nbformat.NotebookNode:
     lecture = view.lecture
-    setup = ("# Prepared by lecturebuild: the same seed and device as the build that produced these outputs.\n"
+    setup = ("# Prepared by lecturebuild: the same seed, device and precision as the build that produced these\n"
+             f"# outputs. The build fixed Python's hash seed: start Jupyter with PYTHONHASHSEED={HASH_SEED} for sets of\n"
+             "# strings to iterate in the same order.\n"
              + prelude(lecture, view.device.kind) + "\nlecturebuild_seed()")
     cells = [v4.new_markdown_cell(f"# {lecture.title}\n\n*{lecture.summary}*"),
              _tagged(v4.new_code_cell(setup), "lecturebuild-prelude")]
@@ -46,7 +48,7 @@ def build_notebook(view: LectureView, store: Store) -> nbformat.NotebookNode:
         "language_info": {"name": "python", "version": view.device.python},
         "lecturebuild": {"lecture": lecture.name, "device": view.device.kind, "device_name": view.device.name,
                          "torch": view.device.torch, "python": view.device.python, "cuda": view.device.cuda,
-                         "built": view.built},
+                         "precision": lecture.precision, "hash_seed": HASH_SEED, "built": view.built},
     })
     return notebook
 

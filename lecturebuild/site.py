@@ -61,6 +61,7 @@ class ReportRow:
     reason: str  # why it ran, or when the cached result was made
     rss: float  # peak resident memory, MB
     cuda: float | None  # peak GPU memory, MB, on CUDA
+    notes: tuple[str, ...]  # what the run noticed, e.g. a section on CUDA that never used the GPU
     bar: float  # seconds as a percentage of the slowest section's
 
 
@@ -177,7 +178,8 @@ def report_rows(course: Course, results: dict[str, dict[str, SectionResult]],
                 seconds=result.seconds, wall=result.wall, device=result.device,
                 status="ran" if reason is not None else "cached",
                 reason=reason if reason is not None else f"result of {result.finished[:16].replace('T', ' ')} UTC",
-                rss=result.memory.get("rss", 0.0), cuda=result.memory.get("cuda"), bar=0.0))
+                rss=result.memory.get("rss", 0.0), cuda=result.memory.get("cuda"),
+                notes=result.notes, bar=0.0))
     slowest = max((row.seconds for row in rows), default=0.0) or 1.0
     rows = [replace(row, bar=round(100 * row.seconds / slowest, 1)) for row in rows]
     return tuple(sorted(rows, key=lambda row: -row.seconds))

@@ -68,6 +68,7 @@ def _warm_up(lecture: Lecture) -> None:
 
     capture.install_show()
     _cpu_name()
+    _cpu_capability()
 
 
 def _die_with_parent() -> None:
@@ -104,16 +105,28 @@ def _cpu_name() -> str:
     return platform.processor() or "CPU"
 
 
-def _select_device(kind: str) -> Device:
+@functools.lru_cache(maxsize=None)  # read once in the worker, before it forks
+def _cpu_capability() -> str:
+    torch = sys.modules.get("torch")
+    return torch.backends.cpu.get_cpu_capability() if torch is not None else ""
+
+
+def _check_device(kind: str) -> None:
+    """Fail clearly where the build asked for CUDA and this process cannot have it (touches no GPU)."""
+    torch = sys.modules.get("torch")
+    if kind == "cuda" and (torch is None or not torch.cuda.is_available()):
+        raise RuntimeError("device 'cuda' was asked for, but torch.cuda.is_available() is False here")
+
+
+def _describe_device(kind: str) -> Device:
+    """The device a section ran on; called after it ran, since naming a GPU starts CUDA."""
     torch = sys.modules.get("torch")
     version = torch.__version__ if torch else "none"
     python = platform.python_version()
+    isa = _cpu_capability()
     if kind == "cuda":
-        if torch is None or not torch.cuda.is_available():
-            raise RuntimeError("device 'cuda' was asked for, but torch.cuda.is_available() is False here")
-        torch.set_default_device("cuda")  # tensors and modules the snippets create land on the GPU
-        return Device("cuda", torch.cuda.get_device_name(0), version, python, torch.version.cuda or "")
-    return Device("cpu", _cpu_name(), version, python)
+        return Device("cuda", torch.cuda.get_device_name(0), version, python, torch.version.cuda or "", isa=isa)
+    return Device("cpu", _cpu_name(), version, python, isa=isa)
 
 
 def _now() -> str:
@@ -180,28 +193,37 @@ def _run_in_child(lecture: Lecture, job, limits: Limits, options: WorkerOptions,
         _limit_memory(limits.memory)
     runs: list[SnippetRun] = []
     values: dict = {}
-    failure = ""
+    notes: list[str] = []
     memory: dict[str, float] = {}
     try:
-        device = _select_device(options.device)
+        _check_device(options.device)
+        failure = ""
     except Exception as exc:  # noqa: BLE001 - reported as the section's failure
-        device, failure = Device(options.device, "", "", platform.python_version()), str(exc)
+        failure = str(exc)
+    device = Device(options.device, "", "", platform.python_version())
     if not failure:
         from .capture import OutputBudget
 
         budget = OutputBudget(limits.output, store.output_log_path(lecture.name, job.section))
         try:
-            runs, values, failure = _run_section(lecture, job.section, store, device.kind, budget)
+            runs, values, failure, used_gpu = _run_section(lecture, job.section, store, options.device, budget)
         finally:
             budget.close()
         runs = [_note_memory_limit(run, limits.memory) for run in runs]
+        device = _describe_device(options.device)
         memory = _cuda_peak(device)
+        if device.kind == "cuda" and job.section != SETUP_ID and not used_gpu and not failure:
+            notes.append(UNUSED_GPU)
     result = SectionResult(
         lecture=lecture.name, section=job.section, key=job.key, inputs=job.inputs, runs=tuple(runs),
         values=values, device=device, seconds=round(sum(r.seconds for r in runs), 6), finished=_now(),
-        failure=failure, reads=recorder.digests(), memory=memory)
+        failure=failure, reads=recorder.digests(), memory=memory, notes=tuple(notes))
     sys.stdout.flush()
     write_atomic(handoff, json.dumps(result.to_data(), ensure_ascii=False))
+
+
+UNUSED_GPU = ("ran on CUDA but never used the GPU: its models and tensors stayed on the CPU "
+              "(place them with .to(device))")
 
 
 def _limit_memory(megabytes: int) -> None:
@@ -229,21 +251,42 @@ def _cuda_peak(device: Device) -> dict[str, float]:
     return {"cuda": round(torch.cuda.max_memory_allocated() / 2**20, 1)}
 
 
+def _cuda_allocations() -> int:
+    """How many GPU allocations this process has made; 0 while it has not started CUDA."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_initialized():
+        return 0
+    return torch.cuda.memory_stats().get("allocation.all.allocated", 0)
+
+
+def _new_namespace(lecture: Lecture, device: str) -> dict:
+    """What a section's code starts from: `device`, the torch.device to place models and data on, with
+    the lecture's float precision set (the notebook and script prelude do the same)."""
+    namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+    if (torch := sys.modules.get("torch")) is not None:
+        from .script import precision_code
+
+        exec(precision_code(lecture.precision), {"torch": torch})
+        namespace["device"] = torch.device(device)
+    return namespace
+
+
 def _run_section(lecture: Lecture, section_id: str, store: Store, device: str = "cpu", budget=None):
-    """Run setup, replay needed sections quietly, run this section; return (runs, values, failure)."""
+    """Run setup, replay needed sections quietly, run this section; return (runs, values, failure,
+    whether its own code used the GPU)."""
     from . import capture
 
     figures = capture.FigureSink(store.figures_dir(lecture.name))
     quiet = capture.FigureSink(None)
-    namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+    namespace = _new_namespace(lecture, device)
     if section_id == SETUP_ID:
         seed_everything(lecture.seed, device)
-        return [capture.run_snippet(lecture.setup, namespace, figures, budget)], {}, ""
+        return [capture.run_snippet(lecture.setup, namespace, figures, budget)], {}, "", False
     if lecture.setup is not None:
         seed_everything(lecture.seed, device)
         error = capture.run_snippet(lecture.setup, namespace, quiet).error
         if error is not None:
-            return [], {}, f"the lecture's setup failed at {error.location}: {error.ename}: {error.evalue}"
+            return [], {}, f"the lecture's setup failed at {error.location}: {error.ename}: {error.evalue}", False
     section = lecture.section(section_id)
     for needed in lecture.closure(section):
         seed_everything(lecture.seed, device)
@@ -251,9 +294,10 @@ def _run_section(lecture: Lecture, section_id: str, store: Store, device: str = 
             error = capture.run_snippet(snippet, namespace, quiet).error
             if error is not None and not error.expected:
                 return [], {}, (f"section {needed.id!r}, which this one needs, failed when replayed, at "
-                                f"{error.location}: {error.ename}: {error.evalue}")
+                                f"{error.location}: {error.ename}: {error.evalue}"), False
     seed_everything(lecture.seed, device)
     before = {name: id(obj) for name, obj in namespace.items()}
+    allocations = _cuda_allocations()
     runs, failure = [], ""
     for snippet in section.snippets:
         run = capture.run_snippet(snippet, namespace, figures, budget)
@@ -267,7 +311,7 @@ def _run_section(lecture: Lecture, section_id: str, store: Store, device: str = 
         if snippet.raises and error is None:
             failure = f"{snippet.file} is marked ':raises: {snippet.raises}' but raised nothing"
             break
-    return runs, capture.summarise(namespace, before), failure
+    return runs, capture.summarise(namespace, before), failure, _cuda_allocations() > allocations
 
 
 def _publish_files(snippet, destination: Path) -> tuple[tuple[File, ...], str]:
@@ -385,7 +429,7 @@ def _finish(child: _Running, options: WorkerOptions, store: Store, timed_out: bo
     store.write(result)
     return {"event": "done", "lecture": lecture.name, "section": job.section, "ok": result.ok,
             "seconds": result.seconds,
-            "wall": round(wall, 6), "device": result.device.kind}
+            "wall": round(wall, 6), "device": result.device.kind, "notes": list(result.notes)}
 
 
 def _ended_by(status: int, timed_out: bool, limits: Limits, log: Path) -> str:

@@ -17,6 +17,27 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 
 # Builds in tests get a private worker that ends with them; test_daemon.py tests the warm daemon.
 os.environ.setdefault("LECTUREBUILD_WORKER_IDLE", "0")
+# The golden files and snapshots are CPU runs: on a GPU machine `auto` would pick CUDA. Tests of CUDA
+# builds are marked `gpu` and ask for device=cuda themselves.
+os.environ.setdefault("LECTUREBUILD_DEVICE", "cpu")
+
+
+def cuda_here() -> bool:
+    from lecturebuild.cache import cuda_present
+
+    return cuda_present()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gpu: needs an NVIDIA GPU and a CUDA build of torch; skipped without")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not cuda_here():
+        skip = pytest.mark.skip(reason="no CUDA device here")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip)
 
 
 def pytest_addoption(parser):

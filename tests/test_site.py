@@ -147,6 +147,22 @@ def test_report_lists_every_section_slowest_first_with_cache_status(built_sample
     assert all(value.startswith("cached") for name, value in status.items() if name != "Tensors")
 
 
+def test_report_shows_what_a_run_noticed(built_sample, tmp_path):
+    """A note the worker records (on CUDA, a section that never used the GPU: a result like the one it
+    writes there) is shown beside the section in the report."""
+    course = tmp_path / "course"
+    shutil.copytree(built_sample[0], course)
+    path = course / "build" / "results" / "01_basics" / "tensors.json"
+    result = json.loads(path.read_text())
+    result["notes"] = ["ran on CUDA but never used the GPU: its models and tensors stayed on the CPU"]
+    path.write_text(json.dumps(result))
+    assert doit(course, "site").returncode == 0
+    rows = {"".join(r.find(f"{XHTML}td/{XHTML}a").itertext()): "".join(r.itertext())
+            for r in parse(site_of(course) / "report.html").iter(f"{XHTML}tr") if r.find(f"{XHTML}td") is not None}
+    assert "Note: ran on CUDA but never used the GPU" in rows["Tensors"]
+    assert "Note:" not in rows["A linear model"]
+
+
 def test_search_index_holds_prose_words_not_markup_or_latex(built_sample):
     site = site_of(built_sample[0])
     entries = json.loads((site / "search-index.js").read_text().split("=", 1)[1].rstrip().rstrip(";"))

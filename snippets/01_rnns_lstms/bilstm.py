@@ -1,8 +1,8 @@
-lstm = nn.LSTM(input_size=32, hidden_size=64, num_layers=2, batch_first=True, bidirectional=True)
+lstm = nn.LSTM(input_size=32, hidden_size=64, num_layers=2, batch_first=True, bidirectional=True).to(device)
 
-x = torch.randn(4, 10, 32)
-h0 = torch.zeros(4, 4, 64)  # (num_layers * num_directions, batch, hidden) = (2 * 2, 4, 64)
-c0 = torch.zeros(4, 4, 64)
+x = torch.randn(4, 10, 32).to(device)
+h0 = torch.zeros(4, 4, 64, device=device)  # (num_layers * num_directions, batch, hidden) = (2 * 2, 4, 64)
+c0 = torch.zeros(4, 4, 64, device=device)
 out, (h_n, c_n) = lstm(x, (h0, c0))
 print(f"Input:  {x.shape}")
 print(f"Output: {out.shape}  # 2 * 64 = 128: both directions")

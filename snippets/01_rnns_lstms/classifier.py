@@ -13,8 +13,8 @@ class LSTMClassifier(nn.Module):
         return self.fc(self.dropout(hidden))
 
 
-model = LSTMClassifier(vocab_size=10000, embed_dim=128, hidden_dim=256, num_classes=2)
-x = torch.randint(0, 10000, (32, 100))
+model = LSTMClassifier(vocab_size=10000, embed_dim=128, hidden_dim=256, num_classes=2).to(device)
+x = torch.randint(0, 10000, (32, 100)).to(device)
 out = model(x)
 print(f"Input:  {x.shape}")
 print(f"Output: {out.shape}")

@@ -1,7 +1,7 @@
-cell = nn.LSTMCell(input_size=32, hidden_size=64)
-x_t = torch.randn(4, 32)
-h_prev = torch.randn(4, 64)
-c_prev = torch.randn(4, 64)
+cell = nn.LSTMCell(input_size=32, hidden_size=64).to(device)
+x_t = torch.randn(4, 32).to(device)
+h_prev = torch.randn(4, 64).to(device)
+c_prev = torch.randn(4, 64).to(device)
 
 # PyTorch stacks the gate weights as [input, forget, candidate, output].
 gates = x_t @ cell.weight_ih.T + cell.bias_ih + h_prev @ cell.weight_hh.T + cell.bias_hh
@@ -16,4 +16,4 @@ max_diff = max((h_t - h_ref).abs().max().item(), (c_t - c_ref).abs().max().item(
 print(f"gate shapes: i {tuple(i_t.shape)}, f {tuple(f_t.shape)}, o {tuple(o_t.shape)}")
 print(f"mean gate values: input {i_t.mean():.3f}, forget {f_t.mean():.3f}, output {o_t.mean():.3f}")
 print(f"largest difference from nn.LSTMCell: {max_diff:.1e}")
-print("matches nn.LSTMCell:", torch.allclose(h_t, h_ref, atol=1e-6) and torch.allclose(c_t, c_ref, atol=1e-6))
+print("matches nn.LSTMCell within 1e-4:", torch.allclose(h_t, h_ref, atol=1e-4) and torch.allclose(c_t, c_ref, atol=1e-4))

@@ -10,7 +10,7 @@ class SimpleRNN(nn.Module):
     def forward(self, x, h=None):
         batch_size, seq_len, _ = x.shape
         if h is None:
-            h = torch.zeros(batch_size, self.hidden_size)
+            h = torch.zeros(batch_size, self.hidden_size, device=x.device)
         outputs = []
         for t in range(seq_len):
             h = torch.tanh(self.W_xh(x[:, t]) + self.W_hh(h))
@@ -18,8 +18,8 @@ class SimpleRNN(nn.Module):
         return torch.stack(outputs, dim=1), h
 
 
-rnn = SimpleRNN(input_size=32, hidden_size=64)
-x = torch.randn(4, 10, 32)  # batch=4, seq=10, features=32
+rnn = SimpleRNN(input_size=32, hidden_size=64).to(device)
+x = torch.randn(4, 10, 32).to(device)  # batch=4, seq=10, features=32
 out, h_final = rnn(x)
 print(f"Input:        {x.shape}")
 print(f"Output:       {out.shape}")

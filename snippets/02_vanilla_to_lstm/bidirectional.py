@@ -1,5 +1,5 @@
-bilstm = nn.LSTM(input_size=32, hidden_size=64, batch_first=True, bidirectional=True)
-x = torch.randn(4, 10, 32)
+bilstm = nn.LSTM(input_size=32, hidden_size=64, batch_first=True, bidirectional=True).to(device)
+x = torch.randn(4, 10, 32).to(device)
 out, (h_n, c_n) = bilstm(x)
 print(f"Input:  {tuple(x.shape)}")
 print(f"Output: {tuple(out.shape)}  (forward and backward states concatenated: 2 x 64)")

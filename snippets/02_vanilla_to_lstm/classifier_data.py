@@ -14,7 +14,7 @@ class SequenceClassifier(nn.Module):
 
 def create_synthetic_sequences(vocab_size, n_samples, min_len=5, max_len=20):
     """Random token sequences labelled 1 when the sum of their tokens is odd, else 0."""
-    generator = torch.Generator(device=torch.get_default_device()).manual_seed(42)
+    generator = torch.Generator().manual_seed(42)  # data is made on the CPU, then moved
     sequences, labels = [], []
     for _ in range(n_samples):
         length = int(torch.randint(min_len, max_len + 1, (1,), generator=generator))
@@ -32,13 +32,13 @@ label_counts = torch.bincount(labels).tolist()
 print(f"Label counts: {label_counts}")
 
 train_size = int(0.8 * len(sequences))
-train_X = pad_sequence(sequences[:train_size], batch_first=True, padding_value=0)
-val_X = pad_sequence(sequences[train_size:], batch_first=True, padding_value=0)
-train_y, val_y = labels[:train_size], labels[train_size:]
+train_X = pad_sequence(sequences[:train_size], batch_first=True, padding_value=0).to(device)
+val_X = pad_sequence(sequences[train_size:], batch_first=True, padding_value=0).to(device)
+train_y, val_y = labels[:train_size].to(device), labels[train_size:].to(device)
 print(f"Train: {tuple(train_X.shape)} tokens, {tuple(train_y.shape)} labels")
 print(f"Val:   {tuple(val_X.shape)} tokens, {tuple(val_y.shape)} labels")
 
-model = SequenceClassifier(vocab_size=vocab_size, embed_dim=32, hidden_dim=64, output_dim=2, n_layers=2)
+model = SequenceClassifier(vocab_size=vocab_size, embed_dim=32, hidden_dim=64, output_dim=2, n_layers=2).to(device)
 criterion = nn.CrossEntropyLoss()
 optimizer = optim.Adam(model.parameters(), lr=0.001)
 params = sum(p.numel() for p in model.parameters())

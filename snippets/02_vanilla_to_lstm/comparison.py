@@ -14,13 +14,13 @@ class RNNComparison(nn.Module):
 
 
 kinds = ("RNN", "LSTM", "GRU")
-models = {kind: RNNComparison(32, 64, 2, kind) for kind in kinds}
+models = {kind: RNNComparison(32, 64, 2, kind).to(device) for kind in kinds}
 param_counts = {kind: sum(p.numel() for p in model.parameters()) for kind, model in models.items()}
 print("Parameters (input 32, hidden 64, 2 classes)")
 for kind, count in param_counts.items():
     print(f"  {kind:<4} {count:>7,}")
 
-x = torch.randn(16, 100, 32)
+x = torch.randn(16, 100, 32).to(device)
 print(f"\nForward pass on {tuple(x.shape)}")
 output_shapes = {}
 for kind, model in models.items():
@@ -30,13 +30,13 @@ for kind, model in models.items():
 
 def create_memory_task(seq_len=50, batch_size=32, features=1):
     """Label each sequence by the sign of its very first input; everything after is noise."""
-    x = torch.randn(batch_size, seq_len, features)
+    x = torch.randn(batch_size, seq_len, features).to(device)
     y = (x[:, 0, 0] > 0).long()
     return x, y
 
 
 # The memory task has one feature per step, so its models are built for input_size=1.
-memory_models = {kind: RNNComparison(1, 64, 2, kind) for kind in kinds}
+memory_models = {kind: RNNComparison(1, 64, 2, kind).to(device) for kind in kinds}
 x_mem, y_mem = create_memory_task(seq_len=50, batch_size=32)
 print(f"\nGradients on the memory task, input {tuple(x_mem.shape)}")
 grad_norms = {}

@@ -17,16 +17,16 @@ class GRUCellFromScratch(nn.Module):
         return (1 - z_t) * n_t + z_t * h_prev
 
 
-gru = nn.GRU(input_size=32, hidden_size=64, batch_first=True)
-cell = GRUCellFromScratch(32, 64)
+gru = nn.GRU(input_size=32, hidden_size=64, batch_first=True).to(device)
+cell = GRUCellFromScratch(32, 64).to(device)
 with torch.no_grad():  # the same weights as nn.GRU
     cell.W_ih.copy_(gru.weight_ih_l0)
     cell.W_hh.copy_(gru.weight_hh_l0)
     cell.b_ih.copy_(gru.bias_ih_l0)
     cell.b_hh.copy_(gru.bias_hh_l0)
 
-x = torch.randn(4, 10, 32)
-h = torch.zeros(4, 64)
+x = torch.randn(4, 10, 32).to(device)
+h = torch.zeros(4, 64, device=device)
 steps = []
 for t in range(x.size(1)):
     h = cell(x[:, t], h)
@@ -34,9 +34,9 @@ for t in range(x.size(1)):
 ours = torch.stack(steps, dim=1)
 reference, h_n = gru(x)
 max_diff = (ours - reference).abs().max().item()
-matches = torch.allclose(ours, reference, atol=1e-5)
+matches = torch.allclose(ours, reference, atol=1e-4)
 print(f"From scratch: {tuple(ours.shape)}, nn.GRU: {tuple(reference.shape)}")
-print(f"Largest difference: {max_diff:.1e}; matches nn.GRU: {matches}")
+print(f"Largest difference: {max_diff:.1e}; matches nn.GRU within 1e-4: {matches}")
 
 layer_params = {name: sum(p.numel() for p in layer(32, 64).parameters())
                 for name, layer in (("RNN", nn.RNN), ("GRU", nn.GRU), ("LSTM", nn.LSTM))}

@@ -9,7 +9,7 @@ lengths = [len(seq) for seq in sequences]
 for i, seq in enumerate(sequences):
     print(f"Seq {i}: {seq.tolist()} (length {len(seq)})")
 
-padded = pad_sequence(sequences, batch_first=True, padding_value=0)
+padded = pad_sequence(sequences, batch_first=True, padding_value=0).to(device)
 print(f"\nPadded: {tuple(padded.shape)}")
 print(padded.cpu().numpy())
 
@@ -30,9 +30,9 @@ class EfficientLSTM(nn.Module):
         return self.fc(last), packed, hidden
 
 
-embedding = nn.Embedding(50, 16)
+embedding = nn.Embedding(50, 16).to(device)
 embedded = embedding(padded)  # (batch, max_len, 16)
-lstm_model = EfficientLSTM(16, 32, 2)
+lstm_model = EfficientLSTM(16, 32, 2).to(device)
 logits, packed, hidden = lstm_model(embedded, lengths)
 print(f"\nEmbedded, padded:  {tuple(embedded.shape)}")
 print(f"Packed data:       {tuple(packed.data.shape)} (one row per real token)")
@@ -41,7 +41,7 @@ print(f"Output:            {tuple(logits.shape)}")
 
 # With packing, the final hidden state is each sequence's last real step, not a padding step.
 last_steps = pad_packed_sequence(lstm_model.lstm(packed)[0], batch_first=True)[0]
-same = torch.allclose(hidden[-1], last_steps[torch.arange(5), torch.tensor(lengths) - 1], atol=1e-6)
+same = torch.allclose(hidden[-1], last_steps[torch.arange(5), torch.tensor(lengths, device=device) - 1], atol=1e-6)
 print(f"h_n equals the output at each sequence's last real step: {same}")
 
 padded_cells = padded.numel()

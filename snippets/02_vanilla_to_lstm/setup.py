@@ -6,4 +6,4 @@ import torch.nn.functional as F
 import torch.optim as optim
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
 
-print(f"Using device: {torch.get_default_device()}")
+print(f"Using device: {device}")

@@ -10,7 +10,7 @@ class VanillaRNN(nn.Module):
 
     def forward(self, inputs, h_0=None):
         batch_size, seq_len, _ = inputs.shape
-        h_t = torch.zeros(batch_size, self.hidden_size) if h_0 is None else h_0
+        h_t = torch.zeros(batch_size, self.hidden_size, device=inputs.device) if h_0 is None else h_0
         outputs, hidden_states = [], [h_t]
         for t in range(seq_len):  # strictly sequential: step t needs step t-1
             x_t = inputs[:, t, :]
@@ -25,8 +25,8 @@ class VanillaRNN(nn.Module):
 
 batch_size, seq_len, input_size = 2, 5, 3
 hidden_size, output_size = 4, 2
-rnn = VanillaRNN(input_size, hidden_size, output_size)
-input_seq = torch.randn(batch_size, seq_len, input_size)
+rnn = VanillaRNN(input_size, hidden_size, output_size).to(device)
+input_seq = torch.randn(batch_size, seq_len, input_size).to(device)
 print(f"Input sequence: {tuple(input_seq.shape)}, network {input_size} -> {hidden_size} -> {output_size}")
 outputs, final_hidden, hidden_states = rnn(input_seq)
 print(f"Outputs: {tuple(outputs.shape)}, final hidden state: {tuple(final_hidden.shape)}")

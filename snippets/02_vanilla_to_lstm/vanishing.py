@@ -2,7 +2,7 @@ seq_len = 50
 x_probe, y_probe = create_memory_task(seq_len=seq_len, batch_size=64)
 
 # An LSTM whose forget gates start near 1 (bias 3: sigmoid(3) = 0.95), a common initialisation.
-remembering = RNNComparison(1, 64, 2, "LSTM")
+remembering = RNNComparison(1, 64, 2, "LSTM").to(device)
 with torch.no_grad():
     remembering.rnn.bias_ih_l0[64:128].fill_(3.0)  # PyTorch's gate order: input, forget, candidate, output
 probes = dict(memory_models, **{"LSTM, forget bias 3": remembering})

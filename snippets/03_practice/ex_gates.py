@@ -1,10 +1,10 @@
 sentence = "the acting was not good and the story was great".split()
-tokens = torch.tensor([[vocab[word] for word in sentence]])
+tokens = torch.tensor([[vocab[word] for word in sentence]]).to(device)
 lstm = sentiment_model.lstm
 hidden = lstm.hidden_size
 with torch.no_grad():
     inputs = sentiment_model.embedding(tokens)[0]  # (steps, embed_dim)
-    h, c = torch.zeros(hidden), torch.zeros(hidden)
+    h, c = torch.zeros(hidden, device=device), torch.zeros(hidden, device=device)
     gates = {"input": [], "forget": [], "output": []}
     for x_t in inputs:  # the forward direction, step by step, from its own weights
         z = lstm.weight_ih_l0 @ x_t + lstm.bias_ih_l0 + lstm.weight_hh_l0 @ h + lstm.bias_hh_l0

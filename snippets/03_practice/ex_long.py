@@ -14,13 +14,13 @@ class MemoryModel(nn.Module):
 
 def memory_batch(batch_size, seq_len):
     """The label is the sign of the first input; the other inputs are noise."""
-    x = torch.randn(batch_size, seq_len, 1)
+    x = torch.randn(batch_size, seq_len, 1).to(device)  # drawn on the CPU: the same data on every device
     return x, (x[:, 0, 0] > 0).long()
 
 
 def train_and_test(kind, seq_len, steps=250):
     torch.manual_seed(0)
-    model = MemoryModel(kind)
+    model = MemoryModel(kind).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(steps):
         x, y = memory_batch(64, seq_len)

@@ -30,7 +30,7 @@ def make_dataset(n, seed):
 def encode(reviews):
     tokens = [torch.tensor([vocab[w] for w in words]) for words, _ in reviews]
     x = nn.utils.rnn.pad_sequence(tokens, batch_first=True)
-    return x.to(torch.get_default_device()), torch.tensor([label for _, label in reviews])
+    return x.to(device), torch.tensor([label for _, label in reviews]).to(device)
 
 
 class SentimentLSTM(nn.Module):
@@ -50,7 +50,7 @@ test_x, test_y = encode(make_dataset(500, seed=2))
 print(f"vocabulary {len(vocab)} words; train {tuple(train_x.shape)}, test {tuple(test_x.shape)}")
 print("example:", " ".join(make_dataset(1, seed=3)[0][0]), "->", ["negative", "positive"][make_dataset(1, seed=3)[0][1]])
 
-sentiment_model = SentimentLSTM(len(vocab))
+sentiment_model = SentimentLSTM(len(vocab)).to(device)
 optimizer = torch.optim.Adam(sentiment_model.parameters(), lr=5e-3)
 for epoch in range(4):
     sentiment_model.train()

@@ -1,5 +1,5 @@
-inputs = torch.randn(16, 3)
-targets = torch.randn(16, 2)
+inputs = torch.randn(16, 3).to(device)
+targets = torch.randn(16, 2).to(device)
 optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
 losses = []
 for step in range(5):
