@@ -65,6 +65,11 @@ def task_accept():
     return tasks.accept_task(COURSE, ROOT / "build")
 
 
+def task_portability():
+    """Where a GPU is present: run every section on the CPU and on the GPU and list what prints otherwise."""
+    return tasks.portability_task(COURSE, ROOT / "build", DEVICE)
+
+
 def task_reproduce():
     """Re-execute the built notebooks in a fresh Jupyter kernel and compare their outputs with the build."""
     return tasks.reproduce_task(COURSE, ROOT / "build")

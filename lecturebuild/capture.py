@@ -137,7 +137,9 @@ class FigureSink:
             tmp.write_bytes(data)
             os.replace(tmp, path)
         width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-        return Figure(file=name, width=width, height=height, alt=_figure_title(figure))
+        from .figures import describe
+
+        return Figure(file=name, width=width, height=height, alt=_figure_title(figure), data=describe(figure))
 
 
 def _figure_title(figure) -> str:

@@ -175,6 +175,37 @@ def accept_action(course: Course, build: str) -> bool | TaskFailed:
     return _report(check.accept_course(course, Store(Path(build)), say), "")
 
 
+def portability_task(course: Course, build: Path, device: str) -> dict:
+    return {"actions": [(portability_action, [course, str(build), device])], "verbosity": 2, "uptodate": [False]}
+
+
+def portability_action(course: Course, build: str, device: str) -> bool | TaskFailed:
+    """Run every section on the CPU and on the GPU and report what prints otherwise. The build's own
+    device uses the build's results; the other device's results live in build/portability/<device>/."""
+    from . import check
+
+    if not cache.cuda_present():
+        say(f"lecturebuild: portability: no CUDA device here (torch {cache.torch_version()}), so there is no GPU "
+            "to compare the CPU with; run `doit portability` on a machine with an NVIDIA GPU")
+        return True
+    folders = {kind: Path(build) if kind == device else Path(build) / "portability" / kind for kind in ("cpu", "cuda")}
+    try:
+        for kind, folder in folders.items():
+            say(f"lecturebuild: portability: running the course on {kind} ({folder})")
+            with _execution_lock(folder):
+                execute_lectures(course.lectures, folder, kind, requested_jobs(kind), root=course.root)
+    except LectureBuildError as exc:
+        return _report([f"lecturebuild: {exc}"], "")
+    problems, notes, compared = check.portability_report(course, {k: Store(f) for k, f in folders.items()})
+    report = problems + notes + [f"lecturebuild: portability: {compared} sections ran on both devices; "
+                                 f"{len(problems)} behave differently"]
+    write_atomic(Path(build) / "portability.txt", "\n".join(report) + "\n")
+    for note in notes:
+        say(note)
+    return _report(problems, f"every section prints the same on cpu and cuda, within its tolerance "
+                   f"({compared} compared; report in {Path(build) / 'portability.txt'})")
+
+
 def reproduce_task(course: Course, build: Path) -> dict:
     return {"actions": [(reproduce_action, [course, str(build)])], "task_dep": ["notebook"], "verbosity": 2}
 

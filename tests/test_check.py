@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from conftest import doit
+from conftest import cuda_here, doit
 from lecturebuild.check import compare_sections, lines_agree, normalise
 
 
@@ -78,7 +78,7 @@ def test_a_changed_output_is_reported_as_drift_with_a_diff(accepted_sample):
 def test_float_noise_under_the_tolerance_is_not_drift(accepted_sample):
     path = accepted_sample / "snapshots" / "cpu" / "01_basics.json"
     snapshot = json.loads(path.read_text())
-    stdout = snapshot["training"][0]["outputs"][0]["stdout"]
+    stdout = snapshot["sections"]["training"][0]["outputs"][0]["stdout"]
     value = float(stdout[0].split()[-1])
     stdout[0] = stdout[0].replace(f"{value:.4f}", f"{value * 1.0004:.6f}")  # 0.04 %: noise
     path.write_text(json.dumps(snapshot))
@@ -123,3 +123,121 @@ def test_a_notebook_whose_stored_output_lies_is_caught(built_sample, tmp_path):
     assert result.returncode != 0
     assert "DRIFT 01_basics: notebook cell 'snippets/01_basics/model.py' no longer prints" in result.stderr
     assert "-stdout: parameters: 9\n+stdout: parameters: 8" in result.stderr
+
+
+# ----------------------------------------------------------------------------------------------
+# Across platforms: another CPU's kernels, a GPU
+
+
+def edit_snapshot(course, lecture: str, edit) -> None:
+    """Rewrite an accepted snapshot as if it had been accepted elsewhere: `edit(snapshot)` changes it."""
+    path = course / "snapshots" / "cpu" / f"{lecture}.json"
+    snapshot = json.loads(path.read_text())
+    edit(snapshot)
+    path.write_text(json.dumps(snapshot))
+
+
+def from_another_cpu(snapshot) -> None:
+    snapshot["platform"].update(name="Another CPU", isa="AVX2")
+
+
+def scale_losses(factor: float):
+    def edit(snapshot) -> None:
+        stdout = snapshot["sections"]["training"][0]["outputs"][0]["stdout"]
+        for i, line in enumerate(stdout):
+            head, value = line.rsplit(" ", 1)
+            stdout[i] = f"{head} {float(value) * factor:.4f}"
+    return edit
+
+
+def test_floats_from_another_platform_agree_within_its_tolerance(accepted_sample):
+    edit_snapshot(accepted_sample, "01_basics", scale_losses(1.01))  # 1 %: beyond 1e-3, within 0.02
+    result = doit(accepted_sample, "check")
+    assert result.returncode != 0 and "section 'training'" in result.stderr  # same platform: a change
+
+    edit_snapshot(accepted_sample, "01_basics", from_another_cpu)
+    result = doit(accepted_sample, "check")
+    assert result.returncode == 0, result.stderr
+    assert ("01_basics: accepted on CPU Another CPU (AVX2 kernels), torch " in result.stderr
+            and "Compared across platforms: text and integers exactly, floats within 0.02" in result.stderr)
+
+    edit_snapshot(accepted_sample, "01_basics", scale_losses(1.1))  # 11 % in all: a real change anywhere
+    result = doit(accepted_sample, "check")
+    assert result.returncode != 0 and "DRIFT 01_basics: section 'training'" in result.stderr
+
+
+def test_a_section_can_declare_its_own_tolerance_across_platforms(accepted_sample):
+    edit_snapshot(accepted_sample, "01_basics", lambda s: (from_another_cpu(s), scale_losses(1.1)(s)))
+    assert doit(accepted_sample, "check").returncode != 0
+    source = accepted_sample / "lectures" / "01_basics.md"
+    source.write_text(source.read_text().replace("{#training needs=model}",
+                                                 "{#training needs=model platform_tolerance=0.2}"))
+    result = doit(accepted_sample, "check")
+    assert result.returncode == 0, result.stderr
+    assert "(sections with their own: training 0.2)" in result.stderr
+    assert "runs (" not in result.stderr  # a tolerance is not an input of the run
+
+
+def test_real_changes_are_caught_across_platforms(accepted_sample):
+    for lecture in ("01_basics", "02_plots"):
+        edit_snapshot(accepted_sample, lecture, from_another_cpu)
+    model = accepted_sample / "snippets" / "01_basics" / "model.py"
+    model.write_text(model.read_text().replace("nn.Linear(3, 2)", "nn.Linear(3, 2, bias=False)"))
+    curve = accepted_sample / "snippets" / "02_plots" / "curve.py"
+    curve.write_text(curve.read_text().replace('plt.title("A growing curve")', 'plt.title("A curve")'))
+    result = doit(accepted_sample, "check")
+    assert result.returncode != 0
+    assert "-model.py stdout: parameters: 8\n+model.py stdout: parameters: 6" in result.stderr  # integers: exactly
+    assert ("-curve.py figure: axes 1: title 'A growing curve', x 'step' (linear), y 'value' (linear)\n"
+            "+curve.py figure: axes 1: title 'A curve', x 'step' (linear), y 'value' (linear)") in result.stderr
+
+
+def test_figures_are_compared_by_what_they_show_not_by_their_bytes(accepted_sample):
+    curve = accepted_sample / "snippets" / "02_plots" / "curve.py"
+    figures = accepted_sample / "build" / "results" / "02_plots" / "figures"
+    before = set(figures.iterdir())
+    curve.write_text(curve.read_text().replace('label="square"', 'label="square", color="tab:red", linewidth=3'))
+    result = doit(accepted_sample, "check")
+    assert set(figures.iterdir()) != before  # another PNG...
+    assert result.returncode == 0, result.stderr  # ...showing the same data, titles and labels
+
+    def nudge_curve(snapshot) -> None:  # the data moved by 0.5 %, as another platform's floats may
+        from_another_cpu(snapshot)
+        figure = snapshot["sections"]["figure"][0]["outputs"][2]["figure"]
+        at = next(i for i, line in enumerate(figure) if "line 1 'square' y:" in line)
+        head, values = figure[at].split(": ", 1)
+        figure[at] = head + ": " + " ".join(repr(float(v) * 1.005) for v in values.split())
+
+    edit_snapshot(accepted_sample, "02_plots", nudge_curve)
+    assert doit(accepted_sample, "check").returncode == 0
+    curve.write_text(curve.read_text().replace("steps.float() ** 2", "steps.float() ** 2.1"))
+    result = doit(accepted_sample, "check")
+    assert result.returncode != 0
+    assert "-curve.py figure: axes 1 line 1 'square' y: 0.0 1.005 4.02" in result.stderr
+
+
+def test_a_snapshot_without_a_platform_is_compared_as_from_another_one(accepted_sample):
+    path = accepted_sample / "snapshots" / "cpu" / "01_basics.json"
+    path.write_text(json.dumps(json.loads(path.read_text())["sections"]))  # the format before platforms
+    result = doit(accepted_sample, "check")
+    assert result.returncode == 0, result.stderr
+    assert "01_basics: accepted on an unrecorded platform" in result.stderr
+
+
+@pytest.mark.skipif(cuda_here(), reason="this machine has CUDA")
+def test_portability_without_a_gpu_says_so_and_succeeds(built_sample):
+    result = doit(built_sample[0], "portability")
+    assert result.returncode == 0, result.stderr
+    assert "portability: no CUDA device here" in result.stderr and "runs (" not in result.stderr
+
+
+@pytest.mark.gpu
+def test_a_cuda_build_passes_check_against_the_cpu_snapshots_and_portability_compares_both(accepted_sample):
+    result = doit(accepted_sample, "device=cuda", "check")
+    assert result.returncode == 0, result.stderr
+    assert "this build ran on CUDA" in result.stderr and "Compared across platforms" in result.stderr
+    result = doit(accepted_sample, "device=cuda", "portability")
+    assert result.returncode == 0, result.stderr
+    report = (accepted_sample / "build" / "portability.txt").read_text()
+    assert "NOTE 01_basics.md: section 'tensors': on cuda, it ran on CUDA but never used the GPU" in report
+    assert "8 sections ran on both devices; 0 behave differently" in report

@@ -1,0 +1,114 @@
+"""What a matplotlib figure shows, as lines of text that `doit check` compares like printed output.
+
+PNG bytes change with the fonts, the matplotlib version and the last bit of a float, so comparing
+them calls a figure drifted when nothing a student sees has changed. These lines describe what a
+reader sees instead: titles, axis labels, scales, limits, legend entries, the data of every line,
+bar, scatter and image (images as a coarse grid of block means), and any text placed on the axes.
+Numbers are written as floats with 6 significant digits and compared within the check's float tolerance;
+words are compared exactly. Runs inside a worker's child, where matplotlib and numpy are loaded.
+"""
+
+from __future__ import annotations
+
+NUMBERS_PER_LINE = 10  # long series are split, so a diff points at the part that moved
+IMAGE_GRID = 8  # images are summarised as at most IMAGE_GRID x IMAGE_GRID block means
+
+
+def describe(figure) -> tuple[str, ...]:
+    lines = []
+    suptitle = getattr(figure, "_suptitle", None)
+    if suptitle is not None and suptitle.get_text():
+        lines.append(f"title: {suptitle.get_text()}")
+    axes = [ax for ax in figure.get_axes() if ax.get_label() != "<colorbar>"]
+    for number, ax in enumerate(axes, start=1):
+        lines += _axes(f"axes {number}", ax)
+    for ax in figure.get_axes():
+        if ax.get_label() == "<colorbar>":
+            lines.append(f"colorbar: {ax.get_ylabel() or ax.get_xlabel()}")
+    return tuple(lines)
+
+
+def _axes(name: str, ax) -> list[str]:
+    lines = [f"{name}: title {ax.get_title()!r}, x {ax.get_xlabel()!r} ({ax.get_xscale()}), "
+             f"y {ax.get_ylabel()!r} ({ax.get_yscale()})",
+             f"{name} limits: x {_numbers(ax.get_xlim())}, y {_numbers(ax.get_ylim())}"]
+    for axis, letter in ((ax.xaxis, "x"), (ax.yaxis, "y")):
+        if type(axis.get_major_formatter()).__name__ == "FixedFormatter":  # labels the author chose
+            labels = [t.get_text() for t in axis.get_ticklabels()]
+            lines.append(f"{name} {letter} tick labels: {' | '.join(labels)}")
+    legend = ax.get_legend()
+    if legend is not None:
+        lines.append(f"{name} legend: {' | '.join(t.get_text() for t in legend.get_texts())}")
+    for index, line in enumerate(ax.get_lines(), start=1):
+        label = line.get_label()
+        title = f"{name} line {index}" + (f" {label!r}" if not label.startswith("_") else "")
+        lines += _series(f"{title} x", line.get_xdata())
+        lines += _series(f"{title} y", line.get_ydata())
+    lines += _patches(name, ax)
+    for index, collection in enumerate(ax.collections, start=1):
+        offsets = collection.get_offsets()
+        if len(offsets):
+            lines += _series(f"{name} points {index} x", offsets[:, 0])
+            lines += _series(f"{name} points {index} y", offsets[:, 1])
+    for index, image in enumerate(ax.get_images(), start=1):
+        lines += _image(f"{name} image {index}", image.get_array())
+    for text in ax.texts:
+        lines.append(f"{name} text: {text.get_text()}")
+    return lines
+
+
+def _patches(name: str, ax) -> list[str]:
+    """Bars (and histograms) as their positions and heights."""
+    from matplotlib.patches import Rectangle
+
+    bars = [p for p in ax.patches if isinstance(p, Rectangle)]
+    if not bars:
+        return []
+    return (_series(f"{name} bars x", [b.get_x() for b in bars]) + _series(f"{name} bars width", [b.get_width() for b in bars])
+            + _series(f"{name} bars height", [b.get_height() for b in bars]))
+
+
+def _image(name: str, array) -> list[str]:
+    import numpy
+
+    data = numpy.ma.filled(numpy.ma.asarray(array, dtype=float), numpy.nan)
+    if data.ndim == 3:  # RGB(A): describe its brightness
+        data = data[..., :3].mean(axis=2)
+    rows, cols = data.shape[:2]
+    lines = [f"{name}: {rows} x {cols}, min {_number(numpy.nanmin(data))}, max {_number(numpy.nanmax(data))}"]
+    row_edges = numpy.linspace(0, rows, min(rows, IMAGE_GRID) + 1).astype(int)
+    col_edges = numpy.linspace(0, cols, min(cols, IMAGE_GRID) + 1).astype(int)
+    for r in range(len(row_edges) - 1):
+        block_means = [numpy.nanmean(data[row_edges[r]:row_edges[r + 1], col_edges[c]:col_edges[c + 1]])
+                       for c in range(len(col_edges) - 1)]
+        lines.append(f"{name} row block {r + 1}: {_numbers(block_means)}")
+    return lines
+
+
+def _series(name: str, values) -> list[str]:
+    values = [_plain(v) for v in values]
+    if not values:
+        return [f"{name}: (none)"]
+    chunks = [values[i:i + NUMBERS_PER_LINE] for i in range(0, len(values), NUMBERS_PER_LINE)]
+    if len(chunks) == 1:
+        return [f"{name}: {_numbers(values)}"]
+    return [f"{name} [{i * NUMBERS_PER_LINE}:]: {_numbers(chunk)}" for i, chunk in enumerate(chunks)]
+
+
+def _plain(value):
+    """A plotted value as a number or text (categorical axes plot strings; dates are left as text)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _numbers(values) -> str:
+    return " ".join(_number(v) if isinstance(v, float) or hasattr(v, "__float__") else str(v) for v in values)
+
+
+def _number(value) -> str:
+    """6 significant digits, always written as a float ("2.0", not "2"): the check compares integers
+    exactly and floats within its tolerance, and plotted data is float data."""
+    value = float(f"{float(value):.6g}")
+    return repr(value + 0.0) if value == value else "nan"  # + 0.0 turns -0.0 into 0.0
