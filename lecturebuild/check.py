@@ -333,13 +333,17 @@ def notebook_lines(notebook) -> dict[str, list[str]]:
 def reproduce_notebook(path: Path, tolerance: float, workdir: Path, timeout: float) -> list[Drift]:
     """Run a built notebook top to bottom in a fresh kernel; the cells whose outputs differ from the built ones."""
     import nbformat
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 
     built = nbformat.read(path, as_version=4)
     fresh = nbformat.read(path, as_version=4)
     workdir.mkdir(parents=True, exist_ok=True)
-    client = NotebookClient(fresh, timeout=int(timeout), kernel_name="python3",
-                            resources={"metadata": {"path": str(workdir)}})
+    # The build's own interpreter, not whichever "python3" kernel is installed on the machine: another
+    # Python hashes strings differently and may have another torch.
+    kernel = KernelManager(kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[]))
+    client = NotebookClient(fresh, km=kernel, timeout=int(timeout), resources={"metadata": {"path": str(workdir)}})
     client.execute(env={**os.environ, "PYTHONHASHSEED": HASH_SEED})  # as the build's sections ran
     expected, actual = notebook_lines(built), notebook_lines(fresh)
     drifts = []

@@ -248,7 +248,7 @@ def _cuda_peak(device: Device) -> dict[str, float]:
     torch = sys.modules.get("torch")
     if device.kind != "cuda" or torch is None:
         return {}
-    return {"cuda": round(torch.cuda.max_memory_allocated() / 2**20, 1)}
+    return {"cuda": round(torch.cuda.max_memory_allocated() / 2**20, 4)}  # a small model's few KB count too
 
 
 def _cuda_allocations() -> int:

@@ -21,18 +21,19 @@ from conftest import GOLDEN, REPO, cuda_here, doit
 
 OUTPUTS = ["markdown/01_basics.md", "markdown/02_plots.md", "html/01_basics.html", "html/02_plots.html",
            "notebooks/01_basics.ipynb", "notebooks/02_plots.ipynb", "site/02_plots.html", "site/index.html"]
+PARENS = r"\((?:[^()]|\([^()]*\))*\)"  # "(...)", with parentheses inside: "(Intel(R) Xeon(R) Processor, ...)"
 NORMALISE = [
     (re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?(\+00:00| UTC)"), "<time>"),
-    (re.compile(r"real run on (\w+) \([^)]*\)"), r"real run on \1 (<device>)"),
+    (re.compile(r"real run on (\w+) " + PARENS), r"real run on \1 (<device>)"),
     (re.compile(r"0x[0-9a-f]{6,}"), "0x<address>"),
     (re.compile(r"[0-9a-f]{20}\.png"), "<figure>.png"),
     (re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+"), "data:image/png;base64,<png>"),
     (re.compile(r"ran in [\d.]+ m?s"), "ran in <seconds>"),
-    (re.compile(r"on CPU \([^)]*\)"), "on CPU (<device>)"),
+    (re.compile(r"on CPU " + PARENS), "on CPU (<device>)"),
     (re.compile(r"(of its code: CPU), [^;]*;"), r"\1, <device>;"),
     (re.compile(r"\d+ ms of compute|[\d.]+ s of compute"), "<seconds> of compute"),
     (re.compile(r"took [\d.]+ m?s"), "took <seconds>"),
-    (re.compile(r"on\n<strong>CPU</strong> \([^)]*\) with\n<strong>torch [^<]*</strong>,\nPython \d+(?:\.\d+)*"),
+    (re.compile(r"on\n<strong>CPU</strong> " + PARENS + r" with\n<strong>torch [^<]*</strong>,\nPython \d+(?:\.\d+)*"),
      "on <device>"),
 ]
 
