@@ -12,6 +12,7 @@ from __future__ import annotations
 
 NUMBERS_PER_LINE = 10  # long series are split, so a diff points at the part that moved
 IMAGE_GRID = 8  # images are summarised as at most IMAGE_GRID x IMAGE_GRID block means
+CHOSEN_LABELS = ("FixedFormatter", "StrCategoryFormatter")  # tick labels the author set, or categories
 
 
 def describe(figure) -> tuple[str, ...]:
@@ -33,8 +34,9 @@ def _axes(name: str, ax) -> list[str]:
              f"y {ax.get_ylabel()!r} ({ax.get_yscale()})",
              f"{name} limits: x {_numbers(ax.get_xlim())}, y {_numbers(ax.get_ylim())}"]
     for axis, letter in ((ax.xaxis, "x"), (ax.yaxis, "y")):
-        if type(axis.get_major_formatter()).__name__ == "FixedFormatter":  # labels the author chose
-            labels = [t.get_text() for t in axis.get_ticklabels()]
+        formatter = axis.get_major_formatter()
+        if type(formatter).__name__ in CHOSEN_LABELS:
+            labels = [formatter(location, i) for i, location in enumerate(axis.get_ticklocs())]
             lines.append(f"{name} {letter} tick labels: {' | '.join(labels)}")
     legend = ax.get_legend()
     if legend is not None:
