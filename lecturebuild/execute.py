@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import cache, daemon
 from .model import BUILD_LIMITS, SETUP_ID, Lecture, Limits, SectionResult
-from .store import Store, write_atomic
+from .store import Store, file_digest, write_atomic
 from .worker import WorkerOptions
 
 
@@ -46,10 +46,33 @@ def execute_lectures(lectures: tuple[Lecture, ...] | list[Lecture], build: Path,
         options = WorkerOptions(device=env.device, build=store.build, root=root, jobs=jobs,
                                 limits=Limits(time=time_limit).over(BUILD_LIMITS))
         _run_worker(work, options)
+    for lecture in lectures:
+        write_reads_index(store, lecture)
     write_atomic(store.last_run_path, json.dumps({
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "sections": {f"{lecture.name}/{job.section}": job.reason for lecture, job in work}}, indent=1))
     return {lecture.name: lecture_failures(lecture, store, env) for lecture in lectures}
+
+
+def write_reads_index(store: Store, lecture: Lecture) -> None:
+    """The files any of the lecture's results read: doit consults them to decide whether to plan at all."""
+    reads: dict[str, str] = {}
+    for result in load_results(store, lecture).values():
+        reads.update(result.reads if result is not None else {})
+    path = store.reads_path(lecture.name)
+    text = json.dumps(dict(sorted(reads.items())), indent=0)
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        write_atomic(path, text)
+
+
+def reads_unchanged(index: str, root: str) -> bool:
+    """doit's up-to-date check of a lecture's execute task: False once a file its sections read changed
+    (a data file, a local module); the task then runs, and the planner says which file it was."""
+    try:
+        reads = json.loads(Path(index).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return not any(file_digest(Path(root) / path) != digest for path, digest in reads.items())
 
 
 def lecture_failures(lecture: Lecture, store: Store, env: cache.RunEnvironment) -> list[str]:

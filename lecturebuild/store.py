@@ -3,6 +3,7 @@
     build/results/<lecture>/<section>.json     one SectionResult per section (``_setup`` for the setup)
     build/results/<lecture>/figures/<sha>.png  figures, named by content
     build/results/<lecture>/files/<section>/   files its snippets declared with :files:
+    build/results/<lecture>/.reads.json        the course files its results read, and their digests
     build/results/last-run.json                the sections the latest executing build ran, and why
     build/logs/<lecture>/<section>.log         what the section wrote to the raw file descriptors
     build/logs/<lecture>/<section>.output.txt  its full printed output, when the rendered one was cut
@@ -60,6 +61,10 @@ class Store:
     def files_dir(self, lecture: str, section: str) -> Path:
         """Files a section's snippets declared with `:files:`."""
         return self.results_dir(lecture) / "files" / section
+
+    def reads_path(self, lecture: str) -> Path:
+        """Every course file the lecture's stored results read, with its digest then (doit's up-to-date check)."""
+        return self.results_dir(lecture) / ".reads.json"  # no section id starts with a dot
 
     def scratch_dir(self, lecture: str, section: str) -> Path:
         return self.build / "scratch" / lecture / section

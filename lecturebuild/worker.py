@@ -29,6 +29,7 @@ import platform
 import random
 import re
 import select
+import shutil
 import signal
 import sys
 import time
@@ -172,6 +173,8 @@ def _prepare_child(lecture: Lecture, job, options: WorkerOptions, store: Store) 
 
     faulthandler.enable(file=sys.__stderr__)  # a crash leaves a traceback with the snippet line in the log
     scratch = store.scratch_dir(lecture.name, job.section)
+    for folder in (scratch, store.files_dir(lecture.name, job.section)):
+        shutil.rmtree(folder, ignore_errors=True)  # every run starts clean: no leftovers of an earlier one
     scratch.mkdir(parents=True, exist_ok=True)
     os.chdir(scratch)
     data = options.root / "data"

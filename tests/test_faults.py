@@ -103,3 +103,18 @@ def test_failed_lecture_keeps_its_previous_good_output(tmp_path):
     assert result.returncode != 0
     assert "version 1" in handout.read_text() and "version 2" not in handout.read_text()
     assert not list(handout.parent.glob(".*.tmp"))  # no half-written file left behind
+
+
+def test_each_run_starts_in_a_clean_folder_so_a_file_no_longer_written_fails(tmp_path):
+    code = ("import os\nprint('leftover seen:', os.path.exists('scratch.txt'))\nopen('scratch.txt', 'w')\n"
+            "open('table.csv', 'w').write('a,b\\n')\n")
+    root = make_course(tmp_path, {"table": ("|:files: table.csv\n", code)})
+    assert doit(root).returncode == 0
+    snippet = root / "snippets" / "odd" / "table.py"
+    snippet.write_text(code.replace("open('table.csv', 'w').write('a,b\\n')\n", "print('no table now')\n"))
+    result = doit(root)
+    assert result.returncode != 0
+    assert "snippets/odd/table.py declares the file 'table.csv' (:files:) but did not write it" in result.stderr
+    log = (root / "build" / "results" / "odd" / "table.json").read_text()
+    assert "leftover seen: False" in log  # the first run's scratch.txt was gone
+    assert not (root / "build" / "results" / "odd" / "files" / "table" / "table.csv").exists()

@@ -107,3 +107,44 @@ def test_parallel_builds_produce_the_same_outputs_as_serial(tmp_path):
     for relative in OUTPUTS:
         assert normalise(relative, (parallel / "build" / relative).read_text()) == \
                normalise(relative, (serial / "build" / relative).read_text()), relative
+
+
+def reading_course(root: Path) -> Path:
+    """A lecture whose sections read a data file and import a helper module next to their snippets."""
+    (root / "lectures").mkdir(parents=True)
+    (root / "lectures" / "d.md").write_text(
+        "---\ntitle: D\norder: 1\nsummary: S\n---\n## Reads {#reads}\n```{snippet} reads.py\n```\n"
+        "## Uses {#uses}\n```{snippet} uses.py\n```\n")
+    snippets = root / "snippets" / "d"
+    snippets.mkdir(parents=True)
+    (snippets / "reads.py").write_text("print('sum', sum(int(n) for n in open('data/numbers.txt').read().split()))\n")
+    (snippets / "uses.py").write_text("import helpers\nprint('double', helpers.double(21))\n")
+    (snippets / "helpers.py").write_text("def double(x):\n    return 2 * x\n")
+    (root / "data").mkdir()
+    (root / "data" / "numbers.txt").write_text("1 2 3\n")
+    return root
+
+
+def test_doit_reruns_what_read_a_changed_data_file_or_module_and_says_which(tmp_path):
+    course = reading_course(tmp_path / "course")
+    handout = course / "build" / "markdown" / "d.md"
+    assert doit(course).returncode == 0 and "sum 6" in handout.read_text()
+    result = doit(course)
+    assert result.returncode == 0 and "runs (" not in result.stderr
+
+    (course / "data" / "numbers.txt").write_text("10 20 30\n")
+    result = doit(course)
+    assert result.returncode == 0, result.stderr
+    assert ran(result.stderr) == {"reads": "changed: data/numbers.txt"}
+    assert "sum 60" in handout.read_text() and "sum 6\n" not in handout.read_text()
+
+    (course / "snippets" / "d" / "helpers.py").write_text("def double(x):\n    return 3 * x\n")
+    result = doit(course)
+    assert ran(result.stderr) == {"uses": "changed: snippets/d/helpers.py"}
+    assert "double 63" in handout.read_text()
+
+    (course / "data" / "numbers.txt").unlink()  # a file a section read is gone: it runs, and fails
+    result = doit(course)
+    assert result.returncode != 0 and ran(result.stderr) == {"reads": "changed: data/numbers.txt"}
+    assert "FileNotFoundError at snippets/d/reads.py:1" in result.stderr
+    assert "sum 60" in handout.read_text()  # the last good handout stays
