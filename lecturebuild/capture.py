@@ -31,8 +31,9 @@ class OutputBudget:
     Past the limit the output is cut with a visible note, and everything the section printed, from
     the start, goes to `spill`, so nothing is lost and a runaway print loop cannot fill the memory."""
 
-    def __init__(self, limit: int, spill: Path):
+    def __init__(self, limit: int, spill: Path, shown: str = ""):
         self.limit, self.spill, self.used = limit, spill, 0
+        self.shown = shown or str(spill)  # the spill file as the published note names it (relative to the course)
         self._kept: list[str] = []
         self._file = None
 
@@ -52,7 +53,7 @@ class OutputBudget:
         self._file.write("".join(self._kept) + text)
         self._kept.clear()
         return (f"{keep}\n[lecturebuild: output cut here, past {self.limit:,} bytes; "
-                f"the full output is in {self.spill}]\n")
+                f"the full output is in {self.shown}]\n")
 
     def close(self) -> None:
         """Flush the full output to disk; the section's process ends with os._exit, which would not."""
@@ -85,7 +86,8 @@ class _StreamCapture(io.TextIOBase):
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         length = len(text)
-        if self._budget is not None:
+        if self._budget is not None:  # the section's own output (not a replay's)
+            self._keep_in_log(text)
             text = self._budget.take(text)
         if text:
             last = self._outputs[-1] if self._outputs else None
@@ -94,6 +96,13 @@ class _StreamCapture(io.TextIOBase):
             else:
                 self._outputs.append([self.name, [text]])
         return length
+
+    def _keep_in_log(self, text: str) -> None:
+        """Copy to the section's log as it is printed: a crash or a time limit then loses none of it."""
+        try:
+            os.write(self._fd, text.encode("utf-8", "replace"))
+        except OSError:
+            pass  # the log is a copy; a full disk shows up where the result is written
 
     def writable(self) -> bool:
         return True

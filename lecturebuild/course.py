@@ -52,6 +52,7 @@ COURSE_KEYS = {"title": str, "description": str}
 SECTION_ATTRIBUTES = ("needs", "time_limit", "memory_limit", "platform_tolerance")
 SNIPPET_OPTIONS = ("raises", "files")
 
+PROSE_RULES = "2"  # the version of quote.check_prose's rules: a memo of clean prose from older rules is void
 LECTURE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 SECTION_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 RESERVED_IDS = {"lecture", "course", "true", "false", "none", "and", "or", "not", "in", "is", "if", "else"}
@@ -88,7 +89,10 @@ def load_course(root: Path, memo: Path | None = None) -> Course:
     if problems:
         raise CourseError(problems)
     if memo is not None and passed - validated:
-        write_atomic(memo, json.dumps(sorted(passed)))
+        try:
+            write_atomic(memo, json.dumps(sorted(passed)))
+        except OSError:
+            pass  # only a shortcut for the next load; whatever cannot be written is reported where it matters
     lectures.sort(key=lambda lec: (lec.order, lec.name))
     return Course(root=root, title=title, description=description, lectures=tuple(lectures))
 
@@ -114,7 +118,12 @@ def _load_course_config(root: Path, problems: list[Problem]) -> tuple[str, str]:
     path = root / "course.yml"
     if not path.exists():
         return root.name, ""
-    data, lines = _parse_yaml(path, path.read_text(encoding="utf-8"), 0, problems)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(path, 0, f"not valid UTF-8: {exc.reason} at byte {exc.start}; save it as UTF-8"))
+        return root.name, ""
+    data, lines = _parse_yaml(path, text, 0, problems)
     if data is None:
         return root.name, ""
     _check_keys(path, data, lines, COURSE_KEYS, (), problems)
@@ -159,7 +168,8 @@ def _load_lecture(root: Path, source: Path, problems: list[Problem], validated: 
     setup = None
     if "setup" in meta:
         setup = reader.snippet(str(meta["setup"]), meta.get("_line_setup", 1), raises="")
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()  # the prose checks depend on this text only
+    # The prose checks depend on this text and on the rules (PROSE_RULES changes when the rules do).
+    digest = hashlib.sha256(f"{PROSE_RULES}\0{text}".encode("utf-8")).hexdigest()
     if digest not in validated:
         found = [p for prose, ids in _all_prose(intro, sections) for p in quote.check_prose(source, prose, ids)]
         problems.extend(found)
@@ -389,6 +399,10 @@ class _BodyReader:
         path = (self.snippets_dir / name).resolve()
         if not path.is_relative_to(self.snippets_dir.resolve()):
             self.problem(line, f"snippet path {name!r} leaves snippets/{self.snippets_dir.name}/")
+            return None
+        if not path.is_relative_to(self.root):
+            self.problem(line, f"snippet {name!r} is {path}, outside the course folder (is snippets/"
+                         f"{self.snippets_dir.name} a link out of it?); keep snippets inside the course")
             return None
         rel = path.relative_to(self.root).as_posix()
         if path.suffix != ".py":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,3 +55,20 @@ class RenderError(LectureBuildError):
 
 class DeviceError(LectureBuildError):
     """The requested device cannot be used on this machine."""
+
+
+def os_problem(exc: OSError) -> str:
+    """What went wrong with a file, said for a person: the path (relative to the course), the system's
+    reason and what to do."""
+    path = exc.filename
+    where = display_path(Path(path)) if isinstance(path, str) else "a file"
+    advice = {errno.ENOSPC: "the disk is full: free some space and run doit again",
+              errno.EDQUOT: "the disk quota is used up: free some space and run doit again",
+              errno.EFBIG: "the file is larger than this process may write (ulimit -f)",
+              errno.EACCES: "this user may not write there: check the folder's owner and permissions",
+              errno.EPERM: "this user may not write there: check the folder's owner and permissions",
+              errno.EROFS: "the file system is read-only",
+              errno.ENOENT: "it is missing: was part of build/ deleted while the build ran? Run doit again",
+              errno.ENOTDIR: "a file stands where a folder should be: remove it and run doit again",
+              errno.EEXIST: "a file stands where a folder should be: remove it and run doit again"}
+    return f"{where}: {exc.strerror or exc}" + (f" ({advice[exc.errno]})" if exc.errno in advice else "")

@@ -46,11 +46,12 @@ def execute_lectures(lectures: tuple[Lecture, ...] | list[Lecture], build: Path,
         options = WorkerOptions(device=env.device, build=store.build, root=root, jobs=jobs,
                                 limits=Limits(time=time_limit).over(BUILD_LIMITS))
         _run_worker(work, options)
+        # The report's "ran" column describes the latest build that executed anything.
+        write_atomic(store.last_run_path, json.dumps({
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "sections": {f"{lecture.name}/{job.section}": job.reason for lecture, job in work}}, indent=1))
     for lecture in lectures:
         write_reads_index(store, lecture)
-    write_atomic(store.last_run_path, json.dumps({
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "sections": {f"{lecture.name}/{job.section}": job.reason for lecture, job in work}}, indent=1))
     return {lecture.name: lecture_failures(lecture, store, env) for lecture in lectures}
 
 
@@ -94,6 +95,7 @@ def load_results(store: Store, lecture: Lecture) -> dict[str, SectionResult | No
 
 
 _connection: daemon.Connection | None = None  # this build process's worker, kept for every lecture
+_unstored: dict[tuple[str, str], str] = {}  # (lecture, section) -> why the worker could not store its result
 
 
 def _close_worker(kill: bool = False) -> None:
@@ -124,6 +126,10 @@ def _run_worker(work: list, options: WorkerOptions) -> None:
                     f"{event['seconds']:.2f} s on {event['device']}")
                 for note in event.get("notes", ()):
                     say(f"      note: {event['lecture']}/{event['section']} {note}")
+                if "error" in event:
+                    _unstored[(event["lecture"], event["section"])] = event["error"]
+                else:
+                    _unstored.pop((event["lecture"], event["section"]), None)
         _close_worker(kill=True)  # it ended without finishing the request; the next request starts a new one
     except BaseException:
         _close_worker(kill=True)
@@ -139,7 +145,9 @@ def failure_messages(lecture: Lecture, results: dict[str, SectionResult | None],
     messages = []
     for sid, result in results.items():
         where = f"{lecture.source.name}: section {sid!r}" if sid != SETUP_ID else f"{lecture.source.name}: setup"
-        if result is None or result.key != keys[sid]:
+        if (lecture.name, sid) in _unstored:
+            messages.append(f"FAILED {where}: {_unstored[(lecture.name, sid)]}")
+        elif result is None or result.key != keys[sid]:
             messages.append(f"FAILED {where}: the worker stopped before the section finished")
         elif result.failure:
             messages.append(f"FAILED {where}: {result.failure}")

@@ -12,18 +12,25 @@ are caught by validation before anything runs; unknown names when rendering, wit
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
+import threading
 import traceback
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import Problem, RenderError
 from .model import Prose
 
 TEMPLATE_NAME = "<template>"  # the file name Jinja gives templates made from strings
+# A prose block that takes longer than this to render loops without end (LECTUREBUILD_PROSE_SECONDS).
+PROSE_SECONDS = float(os.environ.get("LECTUREBUILD_PROSE_SECONDS", 10))
+NOT_IN_PROSE = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)  # prose has no templates to name
 
 
 class Shape(tuple):
@@ -128,7 +135,9 @@ def check_prose(source: Path, prose: Prose, section_ids: Iterable[str]) -> list[
     except TemplateSyntaxError as exc:
         return [Problem(source, prose.line + (exc.lineno or 1) - 1, f"template error in the prose: {exc.message}")]
     known = set(section_ids)
-    problems = []
+    problems = [Problem(source, prose.line + node.lineno - 1, "{% include %}, {% import %} and {% extends %} are not "
+                        "available in prose, which only quotes values; layout belongs in templates/")
+                for node in ast.find_all(NOT_IN_PROSE)]
     for name in sorted(meta.find_undeclared_variables(ast) - known):
         line = prose.line + _line_of(prose.text, name)
         problems.append(Problem(source, line, f"unknown section {name!r} in a quoted value; the sections with "
@@ -142,12 +151,43 @@ def _line_of(text: str, name: str) -> int:
 
 
 def render_prose(source: Path, prose: Prose, context: Mapping[str, SectionValues]) -> str:
-    """The prose with its quoted values filled in; RenderError naming file and line otherwise."""
+    """The prose with its quoted values filled in; RenderError naming file and line otherwise. Whatever
+    the prose's expressions raise (a filter given the wrong type, a division by zero) is the prose's
+    error, as is taking longer than PROSE_SECONDS."""
     try:
-        return ENVIRONMENT.from_string(prose.text).render(context)
-    except TemplateError as exc:
+        with _time_limit(PROSE_SECONDS):
+            return ENVIRONMENT.from_string(prose.text).render(context)
+    except _TookTooLong as exc:
         line = prose.line + _template_line(exc) - 1
-        raise RenderError(Problem(source, line, f"cannot quote a value: {exc.message or exc}")) from None
+        raise RenderError(Problem(source, line, f"the prose took longer than {PROSE_SECONDS:g} s to render and was "
+                                  "stopped: a loop that never ends?")) from None
+    except Exception as exc:  # noqa: BLE001 - an expression of the prose failed
+        line = prose.line + _template_line(exc) - 1
+        message = exc.message if isinstance(exc, TemplateError) and exc.message else f"{type(exc).__name__}: {exc}"
+        raise RenderError(Problem(source, line, f"cannot quote a value: {message}")) from None
+
+
+class _TookTooLong(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Raise _TookTooLong in the block after `seconds` (in the main thread, where signals arrive)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _TookTooLong()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _template_line(exc: BaseException) -> int:

@@ -132,8 +132,9 @@ def write_lecture_page(view: LectureView, results: dict[str, dict[str, SectionRe
 
 
 def write_course_pages(course: Course, views: list[LectureView], results: dict[str, dict[str, SectionResult]],
-                       store: Store, site_dir: Path) -> list[Path]:
-    """index.html, report.html, search-index.js and the assets."""
+                       store: Store, site_dir: Path, kept: list[str] = ()) -> list[Path]:
+    """index.html, report.html, search-index.js and the assets. The lectures in `kept` have no view (some
+    of their sections failed): their entries in the previous search index are kept."""
     written = []
     index = _site(course, results, "index.html")
     written.append(_write_page(course, "site/index.html.j2", index, site_dir / "index.html"))
@@ -142,12 +143,23 @@ def write_course_pages(course: Course, views: list[LectureView], results: dict[s
                    last_run=last_run["finished"])
     written.append(_write_page(course, "site/report.html.j2", report, site_dir / "report.html"))
     search = site_dir / "search-index.js"
-    write_atomic(search, "window.LECTUREBUILD_SEARCH = " + json.dumps(search_entries(views), ensure_ascii=True)
-                 + ";\n")
+    entries = search_entries(views) + [e for e in _search_entries_of(search) if e["href"].split(".html")[0] in kept]
+    write_atomic(search, SEARCH_PREFIX + json.dumps(entries, ensure_ascii=True) + ";\n")
     written.append(search)
     written += copy_assets(course.root, site_dir / "assets")
     write_atomic(site_dir / ".nojekyll", "")  # GitHub Pages serves the files as they are
     return written
+
+
+SEARCH_PREFIX = "window.LECTUREBUILD_SEARCH = "
+
+
+def _search_entries_of(path: Path) -> list[dict[str, str]]:
+    """The entries of a search index written before (none where there is none)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8").removeprefix(SEARCH_PREFIX).rstrip().rstrip(";"))
+    except (OSError, ValueError):
+        return []
 
 
 def _write_page(course: Course, template: str, site: Site, target: Path) -> Path:

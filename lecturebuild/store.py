@@ -26,16 +26,30 @@ def write_atomic(path: Path, data: bytes | str) -> None:
     """Write to a temporary file beside `path`, then rename it over `path`: readers see the old file or the
     new one, never a half-written one. No fsync: after a power loss a result may be lost or torn, and a
     torn result fails to parse and is run again, so durability is not worth its milliseconds per file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.fchmod(fd, FILE_MODE)  # mkstemp makes 0600 files: a web server running as another user could not read them
         with os.fdopen(fd, "wb") as handle:
             handle.write(raw)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:  # a full disk names no file: name the one we wrote
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()  # what open() would give a new file: the user's umask decides who may read
 
 
 @dataclass(frozen=True)

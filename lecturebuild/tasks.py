@@ -7,10 +7,16 @@ with every doit runner, parallel ones included.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import functools
 import os
+import signal
+import sqlite3
 import sys
+import tempfile
 import time
+import traceback
 from pathlib import Path
 
 from doit import get_var
@@ -20,7 +26,7 @@ from doit.tools import config_changed
 
 from . import TEMPLATES_DIR, cache
 from .course import load_course
-from .errors import LectureBuildError
+from .errors import LectureBuildError, os_problem
 from .execute import execute_lectures, lecture_failures, load_results, reads_unchanged, say
 from .model import SETUP_ID, Course, Lecture, SectionResult
 from .render import lecture_view, write_html, write_markdown
@@ -32,9 +38,87 @@ RENDER_CODE = [PACKAGE / name for name in ("render.py", "quote.py", "notebook.py
 OUTPUTS = {"markdown": ("markdown", ".md"), "html": ("html", ".html"), "notebook": ("notebooks", ".ipynb")}
 
 
+def reported(action):
+    """Every failure of an action becomes a message: the course's own problems as they are, a file the
+    build cannot write with its path and what to do, and anything else as a bug of lecturebuild, with
+    its traceback kept in build/logs/internal-errors.log. The previous outputs are never damaged: every
+    file is replaced by rename, and only once it is complete."""
+
+    @functools.wraps(action)
+    def run(*args, **kwargs):
+        try:
+            return action(*args, **kwargs)
+        except LectureBuildError as exc:
+            message = f"lecturebuild: {exc}"
+        except OSError as exc:
+            message = f"lecturebuild: {os_problem(exc)}; the previous outputs are kept"
+        except Exception:  # noqa: BLE001 - our own bug: say so, keep the traceback
+            message = f"lecturebuild: internal error in {action.__name__} (a bug in lecturebuild, not in your course): " \
+                      f"{traceback.format_exc().strip().splitlines()[-1]}; the traceback is in {_internal_log()}"
+        say(message)
+        return TaskFailed(message)
+
+    return run
+
+
+def _internal_log() -> str:
+    """Append the current traceback to build/logs/internal-errors.log (or a temporary file where build/
+    cannot be written) and return where it went."""
+    text = f"--- {time.strftime('%Y-%m-%d %H:%M:%S')}\n{traceback.format_exc()}\n"
+    for path in (Path("build") / "logs" / "internal-errors.log",
+                 Path(tempfile.gettempdir()) / f"lecturebuild-internal-errors-{os.getuid()}.log"):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as log:
+                log.write(text)
+            return str(path)
+        except OSError:
+            continue
+    return "(nowhere: no folder could be written)"
+
+
+def _survive_a_lost_dependency_file() -> None:
+    """doit keeps its record of what was built in build/.doit.db; if build/ is deleted, made read-only or
+    fills up while a build runs, doit would print a traceback. Say it in one line and fail the run instead:
+    the results and outputs already written are intact, and the next doit rebuilds what it must."""
+    from doit import runner
+
+    original = runner.Runner.run_all
+    if getattr(original, "lecturebuild", False):
+        return
+
+    def run_all(self, task_dispatcher):
+        try:
+            return original(self, task_dispatcher)
+        except sqlite3.Error as exc:
+            say(f"lecturebuild: doit could not save its record of what was built (build/.doit.db: {exc}): was build/ "
+                "deleted, made read-only or filled up while the build ran? Run doit again; it rebuilds what it must")
+            return runner.ERROR
+
+    run_all.lecturebuild = True
+    runner.Runner.run_all = run_all
+
+
+def interrupted(signum, frame) -> None:
+    """Ctrl-C: one line instead of a traceback. The results of finished sections are on disk already."""
+    if os.getpid() == _MAIN_PID:
+        say("\nlecturebuild: interrupted; the sections that finished are kept, and the next doit runs the rest")
+    raise SystemExit(130)
+
+
+_MAIN_PID = os.getpid()
+
 def doit_config(root: Path) -> dict:
+    signal.signal(signal.SIGINT, interrupted)
+    _survive_a_lost_dependency_file()
     build = Path(root) / "build"
-    build.mkdir(exist_ok=True)
+    try:
+        build.mkdir(exist_ok=True)
+        if not os.access(build, os.W_OK):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(build))
+    except OSError as exc:
+        print(f"lecturebuild: {os_problem(exc)}; nothing was built", file=sys.stderr)
+        raise SystemExit(2) from None
     return {
         "backend": "sqlite3",
         "dep_file": str(build / ".doit.db"),
@@ -69,6 +153,9 @@ def load_or_exit(root: Path) -> Course:
         return load_course(root, memo=Path(root) / "build" / ".validated.json")
     except LectureBuildError as exc:
         print(f"lecturebuild: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except OSError as exc:
+        print(f"lecturebuild: {os_problem(exc)}; nothing was built", file=sys.stderr)
         raise SystemExit(2) from None
 
 
@@ -163,6 +250,7 @@ def accept_task(course: Course, build: Path) -> dict:
     return {"actions": [(accept_action, [course, str(build)])], "task_dep": ["execute"], "verbosity": 2}
 
 
+@reported
 def check_action(course: Course, build: str) -> bool | TaskFailed:
     from . import check
 
@@ -170,6 +258,7 @@ def check_action(course: Course, build: str) -> bool | TaskFailed:
     return _report(problems, f"all {len(course.lectures)} lectures agree with their accepted outputs")
 
 
+@reported
 def accept_action(course: Course, build: str) -> bool | TaskFailed:
     from . import check
 
@@ -180,6 +269,7 @@ def portability_task(course: Course, build: Path, device: str) -> dict:
     return {"actions": [(portability_action, [course, str(build), device])], "verbosity": 2, "uptodate": [False]}
 
 
+@reported
 def portability_action(course: Course, build: str, device: str) -> bool | TaskFailed:
     """Run every section on the CPU and on the GPU and report what prints otherwise. The build's own
     device uses the build's results; the other device's results live in build/portability/<device>/."""
@@ -190,13 +280,10 @@ def portability_action(course: Course, build: str, device: str) -> bool | TaskFa
             "to compare the CPU with; run `doit portability` on a machine with an NVIDIA GPU")
         return True
     folders = {kind: Path(build) if kind == device else Path(build) / "portability" / kind for kind in ("cpu", "cuda")}
-    try:
-        for kind, folder in folders.items():
-            say(f"lecturebuild: portability: running the course on {kind} ({folder})")
-            with _execution_lock(folder):
-                execute_lectures(course.lectures, folder, kind, requested_jobs(kind), root=course.root)
-    except LectureBuildError as exc:
-        return _report([f"lecturebuild: {exc}"], "")
+    for kind, folder in folders.items():
+        say(f"lecturebuild: portability: running the course on {kind} ({folder})")
+        with _execution_lock(folder):
+            execute_lectures(course.lectures, folder, kind, requested_jobs(kind), root=course.root)
     problems, notes, compared = check.portability_report(course, {k: Store(f) for k, f in folders.items()})
     report = problems + notes + [f"lecturebuild: portability: {compared} sections ran on both devices; "
                                  f"{len(problems)} behave differently"]
@@ -211,6 +298,7 @@ def reproduce_task(course: Course, build: Path) -> dict:
     return {"actions": [(reproduce_action, [course, str(build)])], "task_dep": ["notebook"], "verbosity": 2}
 
 
+@reported
 def reproduce_action(course: Course, build: str) -> bool | TaskFailed:
     from . import check
 
@@ -232,20 +320,18 @@ def run_id() -> str:
     return os.environ.setdefault("LECTUREBUILD_RUN", f"{os.getpid()}-{time.time_ns()}")
 
 
+@reported
 def run_action(lecture: Lecture, lectures: tuple[Lecture, ...], build: str, device: str, jobs: int,
                root: str, run: str) -> bool | TaskFailed:
     """The first execute action of a build runs the stale sections of every lecture in one batch,
     scheduled together across lectures; each lecture's action then reports that lecture's failures."""
     store = Store(Path(build))
     marker = store.build / ".executed-by"
-    try:
-        with _execution_lock(store.build):
-            if not marker.exists() or marker.read_text() != run:
-                execute_lectures(lectures, store.build, device, jobs, root=Path(root))
-                write_atomic(marker, run)
-        messages = lecture_failures(lecture, store, cache.RunEnvironment.detect(device))
-    except LectureBuildError as exc:
-        messages = [f"lecturebuild: {exc}"]
+    with _execution_lock(store.build):
+        if not marker.exists() or marker.read_text() != run:
+            execute_lectures(lectures, store.build, device, jobs, root=Path(root))
+            write_atomic(marker, run)
+    messages = lecture_failures(lecture, store, cache.RunEnvironment.detect(device))
     for message in messages:
         say(message)
     return TaskFailed("\n".join(messages)) if messages else True
@@ -279,22 +365,19 @@ def good_results(store: Store, lecture: Lecture, what: str) -> dict[str, Section
     return results
 
 
+@reported
 def render_action(course: Course, name: str, fmt: str, build: str) -> bool | TaskFailed:
     store = Store(Path(build))
     lecture = course.lecture(name)
     results = good_results(store, lecture, fmt)
     if isinstance(results, TaskFailed):
         return results
-    try:
-        view = lecture_view(course, lecture, results)
-        folder, _ = OUTPUTS[fmt]
-        from .notebook import write_notebook  # nbformat is slow to import: only where a notebook is written
+    view = lecture_view(course, lecture, results)
+    folder, _ = OUTPUTS[fmt]
+    from .notebook import write_notebook  # nbformat is slow to import: only where a notebook is written
 
-        writer = {"markdown": write_markdown, "html": write_html, "notebook": write_notebook}[fmt]
-        writer(view, store, store.build / folder)
-    except LectureBuildError as exc:
-        say(f"lecturebuild: {exc}")
-        return TaskFailed(f"lecturebuild: {exc}")
+    writer = {"markdown": write_markdown, "html": write_html, "notebook": write_notebook}[fmt]
+    writer(view, store, store.build / folder)
     return True
 
 
@@ -328,6 +411,7 @@ def site_tasks(course: Course):
     }
 
 
+@reported
 def site_lecture_action(course: Course, name: str, build: str) -> bool | TaskFailed:
     from .site import write_lecture_page
 
@@ -336,31 +420,33 @@ def site_lecture_action(course: Course, name: str, build: str) -> bool | TaskFai
     results = good_results(store, lecture, "a site page")
     if isinstance(results, TaskFailed):
         return results
-    try:
-        write_lecture_page(lecture_view(course, lecture, results), {name: results}, store, store.build / "site")
-    except LectureBuildError as exc:
-        say(f"lecturebuild: {exc}")
-        return TaskFailed(f"lecturebuild: {exc}")
+    write_lecture_page(lecture_view(course, lecture, results), {name: results}, store, store.build / "site")
     return True
 
 
+@reported
 def site_course_action(course: Course, build: str) -> bool | TaskFailed:
     from .site import remove_stale, write_course_pages
 
     store = Store(Path(build))
-    results = {}
+    results, failed = {}, []
     for lecture in course.lectures:
-        good = good_results(store, lecture, "part of the site's index, report and search")
-        if isinstance(good, TaskFailed):
-            return good
-        results[lecture.name] = good
-    try:
-        views = [lecture_view(course, lecture, results[lecture.name]) for lecture in course.lectures]
-        write_course_pages(course, views, results, store, store.build / "site")
-        remove_stale(store.build / "site", course.lectures)
-    except LectureBuildError as exc:
-        say(f"lecturebuild: {exc}")
-        return TaskFailed(f"lecturebuild: {exc}")
+        loaded = load_results(store, lecture)
+        results[lecture.name] = {sid: r for sid, r in loaded.items() if r is not None}
+        if any(r is None or not r.ok for r in loaded.values()):
+            failed.append(lecture)
+    # A lecture whose sections failed keeps its previous page and search entries; the index, report and
+    # search are still brought up to date for the others.
+    views = [lecture_view(course, lecture, results[lecture.name]) for lecture in course.lectures
+             if lecture not in failed]
+    write_course_pages(course, views, results, store, store.build / "site", kept=[lec.name for lec in failed])
+    remove_stale(store.build / "site", course.lectures)
+    if failed:
+        message = ("lecturebuild: the site's index, report and search are up to date, but "
+                   + ", ".join(lec.source.name for lec in failed) + " kept its previous page and search "
+                   "entries: some of its sections have no good run")
+        say(message)
+        return TaskFailed(message)
     return True
 
 
@@ -372,6 +458,7 @@ def publish_task(course: Course, build: Path) -> dict:
             "task_dep": [] if force else ["site"], "verbosity": 2, "uptodate": [False]}
 
 
+@reported
 def publish_action(course: Course, build: str, to: str, branch: str, force: bool) -> bool | TaskFailed:
     from . import publish
     from .render import when
@@ -387,16 +474,13 @@ def publish_action(course: Course, build: str, to: str, branch: str, force: bool
                        + ["lecturebuild: fix the build, or publish the site as it stands with force=1"], "")
     for problem in problems:
         say(f"lecturebuild: publishing anyway (force=1): {problem}")
-    try:
-        if to:
-            done = publish.to_folder(store.build / "site", Path(to).expanduser())
-        else:
-            latest = newest({lec.name: {k: r for k, r in load_results(store, lec).items() if r}
-                             for lec in course.lectures})
-            message = f"Publish {course.title}" + (f", outputs of {when(latest.finished)}" if latest else "")
-            done = publish.to_branch(store.build / "site", course.root, branch, message)
-    except LectureBuildError as exc:
-        return _report([f"lecturebuild: {exc}"], "")
+    if to:
+        done = publish.to_folder(store.build / "site", Path(to).expanduser())
+    else:
+        latest = newest({lec.name: {k: r for k, r in load_results(store, lec).items() if r}
+                         for lec in course.lectures})
+        message = f"Publish {course.title}" + (f", outputs of {when(latest.finished)}" if latest else "")
+        done = publish.to_branch(store.build / "site", course.root, branch, message)
     say(f"lecturebuild: {done}")
     return True
 
@@ -421,6 +505,7 @@ def claims_tasks(course: Course):
             }
 
 
+@reported
 def claims_action(course: Course, name: str, build: str) -> bool:
     from .check import claims_report
 

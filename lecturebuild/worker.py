@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .errors import os_problem
 from .model import BUILD_LIMITS, SETUP_ID, Device, File, Lecture, Limits, SectionResult, SnippetRun
 from .store import Store, file_digest, read_result, write_atomic
 
@@ -172,6 +173,7 @@ def _prepare_child(lecture: Lecture, job, options: WorkerOptions, store: Store) 
     import faulthandler
 
     faulthandler.enable(file=sys.__stderr__)  # a crash leaves a traceback with the snippet line in the log
+    faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)  # where it was when time ran out
     scratch = store.scratch_dir(lecture.name, job.section)
     for folder in (scratch, store.files_dir(lecture.name, job.section)):
         shutil.rmtree(folder, ignore_errors=True)  # every run starts clean: no leftovers of an earlier one
@@ -207,7 +209,8 @@ def _run_in_child(lecture: Lecture, job, limits: Limits, options: WorkerOptions,
     if not failure:
         from .capture import OutputBudget
 
-        budget = OutputBudget(limits.output, store.output_log_path(lecture.name, job.section))
+        spill = store.output_log_path(lecture.name, job.section)
+        budget = OutputBudget(limits.output, spill, os.path.relpath(spill, options.root))
         try:
             runs, values, failure, used_gpu = _run_section(lecture, job.section, store, options.device, budget)
         finally:
@@ -396,7 +399,7 @@ def _start(lecture: Lecture, job, options: WorkerOptions, store: Store) -> _Runn
             _run_in_child(lecture, job, limits, options, handoff)
         except BaseException:  # noqa: BLE001 - our own bug: leave its traceback in the section's log
             traceback.print_exc()
-            code = 70
+            code = INTERNAL_FAILURE
         finally:
             os._exit(code)
     return _Running(lecture=lecture, job=job, limits=limits, pid=pid, pidfd=os.pidfd_open(pid),
@@ -413,6 +416,7 @@ def _kill_group(pid: int) -> None:
 def _finish(child: _Running, options: WorkerOptions, store: Store, timed_out: bool) -> dict:
     lecture = child.lecture
     if timed_out:
+        _dump_stack(child.pid, store.log_path(lecture.name, child.job.section))
         _kill_group(child.pid)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.monotonic() - child.started
@@ -424,19 +428,46 @@ def _finish(child: _Running, options: WorkerOptions, store: Store, timed_out: bo
     rss = {"rss": round(usage.ru_maxrss / 1024, 1)}  # kilobytes on Linux
     if result is None or result.key != job.key:
         log = store.log_path(lecture.name, job.section)
+        failure = _ended_by(status, timed_out, child.limits, log, options.root, store.build)
         result = SectionResult(
             lecture=lecture.name, section=job.section, key=job.key, inputs=job.inputs, runs=(), values={},
             device=Device(options.device, "", "", platform.python_version()),
-            seconds=round(wall, 3), finished=_now(), failure=_ended_by(status, timed_out, child.limits, log))
+            seconds=round(wall, 3), finished=_now(), failure=failure)
     result = replace(result, memory={**rss, **result.memory}, wall=round(wall, 6))
-    store.write(result)
-    return {"event": "done", "lecture": lecture.name, "section": job.section, "ok": result.ok,
-            "seconds": result.seconds,
-            "wall": round(wall, 6), "device": result.device.kind, "notes": list(result.notes)}
+    event = {"event": "done", "lecture": lecture.name, "section": job.section, "ok": result.ok,
+             "seconds": result.seconds, "wall": round(wall, 6), "device": result.device.kind,
+             "notes": list(result.notes)}
+    try:
+        store.write(result)
+    except OSError as exc:  # the build reports it: without a stored result the section runs again next time
+        event.update(ok=False, error=f"its result could not be stored: {os_problem(exc)}")
+    return event
 
 
-def _ended_by(status: int, timed_out: bool, limits: Limits, log: Path) -> str:
-    """Why a child left no result: the limit, signal or exit status, and the snippet line if the log has it."""
+def _dump_stack(pid: int, log: Path, wait: float = 1.0) -> None:
+    """Ask a section that ran out of time where it is (faulthandler writes its stack to its log)."""
+    size = log.stat().st_size if log.exists() else 0
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        if log.exists() and log.stat().st_size > size and "most recent call first" in log.read_text(errors="replace"):
+            time.sleep(0.05)  # let it finish the dump
+            return
+
+
+INTERNAL_FAILURE = 70  # the exit status of a child in which lecturebuild's own code failed (EX_SOFTWARE)
+
+
+def _ended_by(status: int, timed_out: bool, limits: Limits, log: Path, root: Path, build: Path) -> str:
+    """Why a child left no result: the limit, signal or exit status, the snippet line if the log has it, and
+    what the section printed last (the log keeps all of it)."""
+    shown = os.path.relpath(log, root)
+    if not timed_out and os.WIFEXITED(status) and os.WEXITSTATUS(status) == INTERNAL_FAILURE:
+        return _internal_failure(log, shown, build)
     if timed_out:
         reason = f"it ran past the time limit of {limits.time:g} s and was stopped, with every process it started"
     elif os.WIFSIGNALED(status):
@@ -447,17 +478,45 @@ def _ended_by(status: int, timed_out: bool, limits: Limits, log: Path) -> str:
     else:
         reason = (f"its process exited with status {os.WEXITSTATUS(status)} before the section finished "
                   "(os._exit() or a crash in native code)")
-    where = _last_snippet_frame(log)
-    return f"{reason}{f', at {where}' if where else ''} (full output in {log})"
+    text = _read_log(log)
+    where = _last_snippet_frame(text)
+    printed = _last_output(text)
+    return (f"{reason}{f', at {where}' if where else ''} (full output in {shown})"
+            + (f"; the last lines it printed:\n{printed}" if printed else ""))
 
 
-def _last_snippet_frame(log: Path) -> str:
+def _internal_failure(log: Path, shown: str, build: Path) -> str:
+    """lecturebuild's code in the section's process failed: most often, the result could not be written."""
+    lines = [line for line in _read_log(log).splitlines() if line.strip()]
+    last = next((line for line in reversed(lines) if re.match(r"^[\w.]+(Error|Exception)\b", line)), "")
+    if "[Errno 28]" in last or (not last and shutil.disk_usage(build).free < 2**20):
+        return "lecturebuild could not record the section's run: the disk is full: free some space and run doit again"
+    return (f"lecturebuild could not record the section's run (a bug in lecturebuild, not in your code): "
+            f"{last or 'no traceback'} (traceback in {shown})")
+
+
+def _read_log(log: Path) -> str:
     try:
-        text = log.read_text(encoding="utf-8", errors="replace")
+        return log.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
-    frames = re.findall(r'File "(snippets/[^"]+)", line (\d+)', text)
-    return f"{frames[0][0]}:{frames[0][1]}" if frames else ""
+
+
+def _last_snippet_frame(text: str) -> str:
+    """The innermost snippet line of the last stack dump or traceback in the log."""
+    dump = text.rsplit("most recent call first", 1)
+    if len(dump) == 2:  # faulthandler: innermost frame first
+        frames = re.findall(r'File "(snippets/[^"]+)", line (\d+)', dump[1])
+        return f"{frames[0][0]}:{frames[0][1]}" if frames else ""
+    frames = re.findall(r'File "(snippets/[^"]+)", line (\d+)', text)  # a traceback: innermost frame last
+    return f"{frames[-1][0]}:{frames[-1][1]}" if frames else ""
+
+
+def _last_output(text: str, lines: int = 5) -> str:
+    """The last lines the section printed before it ended, without the stack dump after them."""
+    before = re.split(r"^(?:Fatal Python error|Current thread 0x|Thread 0x)", text, maxsplit=1, flags=re.MULTILINE)[0]
+    kept = [line for line in before.splitlines() if line.strip()][-lines:]
+    return "\n".join(f"    {line}" for line in kept)
 
 
 def serve(requests, events, client_fd: int) -> None:

@@ -136,3 +136,18 @@ def test_broken_and_unknown_names_in_templates_are_course_errors(tmp_path):
     assert len(found) == 2
     assert any(p.startswith("lecture.md.j2:3: template error: unexpected '}'") for p in found)
     assert any(p.startswith("extra.j2:1: template uses unknown variable 'lectur'") for p in found)
+
+
+def test_a_snippets_folder_linking_out_of_the_course_and_a_course_yml_not_in_utf8_are_reported(sample_course, tmp_path):
+    from conftest import doit
+
+    outside = tmp_path / "elsewhere"
+    (sample_course / "snippets" / "02_plots").rename(outside)
+    (sample_course / "snippets" / "02_plots").symlink_to(outside)
+    (sample_course / "course.yml").write_bytes("title: Caf\xe9\n".encode("latin-1"))
+    result = doit(sample_course)
+    assert result.returncode == 2
+    assert "course.yml: not valid UTF-8: invalid continuation byte at byte 10; save it as UTF-8" in result.stderr
+    assert "lectures/02_plots.md:9: snippet 'curve.py' is " in result.stderr
+    assert "outside the course folder (is snippets/02_plots a link out of it?)" in result.stderr
+    assert "Traceback" not in result.stderr

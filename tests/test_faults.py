@@ -61,7 +61,7 @@ def test_huge_output_is_cut_with_a_note_and_kept_whole_in_a_log(tmp_path):
     text = results["loud"].runs[0].outputs[0].text
     assert len(text.encode()) < 10_300 and text.startswith("line 00000")
     log = root / "build" / "logs" / "odd" / "loud.output.txt"
-    assert f"output cut here, past 10,000 bytes; the full output is in {log}" in text
+    assert "output cut here, past 10,000 bytes; the full output is in build/logs/odd/loud.output.txt" in text
     full = log.read_text().splitlines()
     assert len(full) == 20000 and full[-1].startswith("line 19999")
 
@@ -118,3 +118,123 @@ def test_each_run_starts_in_a_clean_folder_so_a_file_no_longer_written_fails(tmp
     log = (root / "build" / "results" / "odd" / "table.json").read_text()
     assert "leftover seen: False" in log  # the first run's scratch.txt was gone
     assert not (root / "build" / "results" / "odd" / "files" / "table" / "table.csv").exists()
+
+
+def test_a_crash_or_a_timeout_keeps_what_the_section_printed_and_says_where_it_was(tmp_path):
+    sections = {
+        "crashes": ("", "print('step 1')\nprint('step 2')\nimport os\nos._exit(3)\n"),
+        "hangs": (" time_limit=1.5", "print('waiting')\nimport time\ntime.sleep(30)\n"),
+    }
+    root = make_course(tmp_path, sections)
+    result = doit(root)
+    assert result.returncode != 0
+    assert ("section 'crashes': its process exited with status 3 before the section finished (os._exit() or a crash "
+            "in native code) (full output in build/logs/odd/crashes.log); the last lines it printed:\n"
+            "    step 1\n    step 2") in result.stderr
+    assert ("section 'hangs': it ran past the time limit of 1.5 s and was stopped, with every process it started, "
+            "at snippets/odd/hangs.py:3 (full output in build/logs/odd/hangs.log); the last lines it printed:\n"
+            "    waiting") in result.stderr
+    assert "step 2" in (root / "build" / "logs" / "odd" / "crashes.log").read_text()
+
+
+def test_a_file_standing_where_the_site_folder_should_be_is_named_and_the_rest_is_built(built_sample, tmp_path):
+    import shutil
+
+    course = tmp_path / "course"
+    shutil.copytree(built_sample[0], course)
+    shutil.rmtree(course / "build" / "site")
+    (course / "build" / "site").write_text("not a folder")
+    source = course / "lectures" / "01_basics.md"
+    source.write_text(source.read_text().replace("Nothing runs here", "Nothing at all runs here"))
+    result = doit(course)
+    assert result.returncode != 0
+    assert "lecturebuild: build/site/" in result.stderr and "a file stands where a folder should be" in result.stderr
+    assert "Traceback" not in result.stderr and "PythonAction Error" not in result.stderr
+    assert "Nothing at all runs here" in (course / "build" / "markdown" / "01_basics.md").read_text()
+
+
+def test_build_deleted_while_it_runs_is_explained_and_the_next_build_recovers(tmp_path):
+    root = make_course(tmp_path, {"deletes": ("", "import os, shutil\nshutil.rmtree(os.path.abspath('../../..'))\n")})
+    result = doit(root)
+    assert result.returncode != 0
+    assert "doit could not save its record of what was built (build/.doit.db" in result.stderr
+    assert "Traceback" not in result.stderr
+    (root / "snippets" / "odd" / "deletes.py").write_text("print('fine now')\n")
+    result = doit(root)
+    assert result.returncode == 0, result.stderr
+    assert "fine now" in (root / "build" / "markdown" / "odd.md").read_text()
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str = "8m"):
+    """A tmpfs of `size` mounted at `folder`, to fill up: a full disk without filling the machine's."""
+    import subprocess
+
+    import pytest
+
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"mounting a small tmpfs needs root: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def fill(folder: Path) -> None:
+    with open(folder / "filler", "wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+        except OSError:
+            pass
+
+
+def test_a_full_disk_is_named_as_such_and_never_blamed_on_the_snippet(tmp_path):
+    root = make_course(tmp_path, {"plots": ("", "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\n"
+                                               "print('version 1')\n")})
+    with small_disk(root / "build"):
+        assert doit(root).returncode == 0
+        handout = root / "build" / "markdown" / "odd.md"
+        before = handout.read_text()
+        fill(root / "build")
+        snippet = root / "snippets" / "odd" / "plots.py"
+        snippet.write_text(snippet.read_text().replace("version 1", "version 2"))
+        result = doit(root)
+        assert result.returncode != 0
+        assert "the disk is full" in result.stderr
+        assert "os._exit() or a crash in native code" not in result.stderr and "Traceback" not in result.stderr
+        assert handout.read_text() == before
+
+        source = root / "lectures" / "odd.md"  # a prose edit: nothing runs, and rendering cannot write
+        (root / "build" / "filler").unlink()
+        assert doit(root).returncode == 0
+        rebuilt = handout.read_text()
+        fill(root / "build")
+        source.write_text(source.read_text() + "\nMore prose.\n")
+        result = doit(root, "markdown")
+        assert result.returncode != 0
+        assert "No space left on device (the disk is full: free some space and run doit again)" in result.stderr
+        assert "Traceback" not in result.stderr and handout.read_text() == rebuilt
+
+
+def test_a_failure_of_lecturebuilds_own_code_is_called_a_bug_with_its_traceback_in_a_log(built_sample, tmp_path):
+    import json
+    import shutil
+
+    course = tmp_path / "course"
+    shutil.copytree(built_sample[0], course)
+    path = course / "build" / "results" / "02_plots" / "figure.json"
+    result = json.loads(path.read_text())  # a stored result our renderer cannot handle: a figure without a size
+    figure = next(o for o in result["runs"][0]["outputs"] if o["kind"] == "figure")
+    figure["width"] = "wide"
+    path.write_text(json.dumps(result))
+    result = doit(course, "notebook")
+    assert result.returncode != 0
+    assert ("lecturebuild: internal error in render_action (a bug in lecturebuild, not in your course): TypeError: "
+            "unsupported operand type(s) for //: 'str' and 'int'; the traceback is in build/logs/internal-errors.log"
+            ) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "in _code_cell" in (course / "build" / "logs" / "internal-errors.log").read_text()

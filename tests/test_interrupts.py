@@ -82,3 +82,17 @@ def test_a_worker_that_dies_does_not_hang_the_build(tmp_path):
     assert "the worker stopped before the section finished" in err
     time.sleep(0.5)
     assert processes_in(course) == []
+
+
+def test_ctrl_c_says_so_in_one_line_instead_of_a_traceback(tmp_path):
+    course = sleeping_course(tmp_path / "course", sections=2)
+    build = start_build(course, "jobs=1")
+    results = course / "build" / "results" / "slow"
+    deadline = time.monotonic() + 120
+    while not list(results.glob("step*.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(build.pid, signal.SIGINT)
+    _, stderr = build.communicate(timeout=60)
+    assert build.returncode == 130
+    assert "lecturebuild: interrupted; the sections that finished are kept, and the next doit runs the rest" in stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
