@@ -117,10 +117,43 @@ def percent(value: Any, digits: int = 1) -> str:
     return f"{float(value) * 100:.{digits}f}%"
 
 
+MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]<>&|#!~])")
+CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)|\$\$.*?\$\$|\$[^$\n]+\$", re.DOTALL)  # code, and math
+VALUE = re.compile("\x00(\\d+)\x00")  # where a quoted value stands until the prose around it is known
+
+
+def markdown_text(text: str) -> str:
+    """`text` as literal Markdown: every character that Markdown or HTML would read as syntax is escaped."""
+    return MARKDOWN_SYNTAX.sub(r"\\\1", text).replace("\n", " ")
+
+
 def _environment() -> SandboxedEnvironment:
-    env = _ProseEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    env = _ProseEnvironment(undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False,
+                            finalize=_hold)
     env.filters.update(thousands=thousands, percent=percent)
     return env
+
+
+_held: list[str] = []  # the values of the prose being rendered, in order (one render at a time per process)
+
+
+def _hold(value: Any) -> str:
+    """Every {{ }} becomes a placeholder; `_place` puts the value in, escaped for where it stands."""
+    _held.append(str(value))
+    return f"\x00{len(_held) - 1}\x00"
+
+
+def _place(text: str) -> str:
+    """A value inside a `code span` or $math$ is shown as it is (both are shown literally); anywhere else it is
+    escaped, so a run's string such as "<b>" or "[0, 1)" is text, never markup or a link."""
+    spans = [m.span() for m in CODE_SPAN.finditer(text)]
+
+    def value(match: re.Match) -> str:
+        raw = _held[int(match.group(1))]
+        inside = any(start <= match.start() < end for start, end in spans)
+        return raw if inside else markdown_text(raw)
+
+    return VALUE.sub(value, text)
 
 
 ENVIRONMENT = _environment()
@@ -156,7 +189,8 @@ def render_prose(source: Path, prose: Prose, context: Mapping[str, SectionValues
     error, as is taking longer than PROSE_SECONDS."""
     try:
         with _time_limit(PROSE_SECONDS):
-            return ENVIRONMENT.from_string(prose.text).render(context)
+            _held.clear()
+            return _place(ENVIRONMENT.from_string(prose.text).render(context))
     except _TookTooLong as exc:
         line = prose.line + _template_line(exc) - 1
         raise RenderError(Problem(source, line, f"the prose took longer than {PROSE_SECONDS:g} s to render and was "

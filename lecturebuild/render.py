@@ -201,7 +201,7 @@ def environment(course_root: Path, html: bool) -> Environment:
     env = Environment(loader=loader, undefined=StrictUndefined, autoescape=html, trim_blocks=True,
                       lstrip_blocks=True, keep_trailing_newline=True)
     env.filters.update(clean=clean, fence=fence, seconds=seconds, when=when, markdown=markdown_to_html,
-                       highlight=highlight, thousands=quote.thousands)
+                       highlight=highlight, thousands=quote.thousands, markdown_text=quote.markdown_text)
     env.globals.update(pygments_css=pygments_css)
     return env
 

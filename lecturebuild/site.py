@@ -143,7 +143,10 @@ def write_course_pages(course: Course, views: list[LectureView], results: dict[s
                    last_run=last_run["finished"])
     written.append(_write_page(course, "site/report.html.j2", report, site_dir / "report.html"))
     search = site_dir / "search-index.js"
-    entries = search_entries(views) + [e for e in _search_entries_of(search) if e["href"].split(".html")[0] in kept]
+    old = _search_entries_of(search)
+    fresh = {view.lecture.name: search_entries([view]) for view in views}
+    entries = [entry for lecture in course.lectures for entry in (
+        fresh.get(lecture.name) or [e for e in old if lecture.name in kept and e["href"].split(".html")[0] == lecture.name])]
     write_atomic(search, SEARCH_PREFIX + json.dumps(entries, ensure_ascii=True) + ";\n")
     written.append(search)
     written += copy_assets(course.root, site_dir / "assets")

@@ -129,6 +129,9 @@ def doit_config(root: Path) -> dict:
     }
 
 
+COURSE_PAGES = "site:course"
+
+
 class BuildReporter(ConsoleReporter):
     """doit's console output, ending with a summary of every failure of the build."""
 
@@ -136,6 +139,12 @@ class BuildReporter(ConsoleReporter):
         self.write(f"!! {result['task'].name} failed\n")  # the details were printed as they happened
 
     def complete_run(self):
+        for result in self.failures:
+            task = result["task"]
+            if task.name == COURSE_PAGES and not task.executed:
+                # doit skips the course pages when a lecture failed; bring the others' parts up to date anyway.
+                action = task.actions[0]
+                action.py_callable(*action.args, **action.kwargs)
         super().complete_run()
         failed = [r for r in self.failures if r["task"].executed]  # not those skipped for a failed dependency
         if failed:
@@ -432,7 +441,7 @@ def site_course_action(course: Course, build: str) -> bool | TaskFailed:
     results, failed = {}, []
     for lecture in course.lectures:
         loaded = load_results(store, lecture)
-        results[lecture.name] = {sid: r for sid, r in loaded.items() if r is not None}
+        results[lecture.name] = {sid: r for sid, r in loaded.items() if r is not None and r.ok}
         if any(r is None or not r.ok for r in loaded.values()):
             failed.append(lecture)
     # A lecture whose sections failed keeps its previous page and search entries; the index, report and

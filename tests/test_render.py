@@ -73,3 +73,29 @@ def test_unknown_template_attribute_names_the_template_and_line(built_sample, tm
     assert result.returncode != 0
     assert "templates/markdown/lecture.md.j2:3: template error: 'lecturebuild.render.Heading object' has no " \
            "attribute 'subtitle'" in result.stderr
+
+
+def test_run_values_and_figure_titles_are_text_in_every_format_never_markup(sample_course):
+    import json
+    import py_compile
+
+    from conftest import doit
+
+    (sample_course / "snippets" / "02_plots" / "labels.py").write_text(
+        'label = "<b>bold</b> & [a link](http://x)"\nplt.figure()\nplt.plot([0, 1])\nplt.title("rate in [0, 1)")\n')
+    source = sample_course / "lectures" / "02_plots.md"
+    source.write_text(source.read_text().replace('title: Figures and errors', 'title: \'Figures and """errors"""\'')
+                      + "\n## Labels {#labels}\n\n```{snippet} labels.py\n```\n\n"
+                        "The label is {{ labels.label }}; as code, `{{ labels.label }}`.\n")
+    result = doit(sample_course)
+    assert result.returncode == 0, result.stderr
+    handout = (sample_course / "build" / "markdown" / "02_plots.md").read_text()
+    assert "![rate in \\[0, 1)](02_plots/" in handout  # an image, not a link inside an image
+    assert ("The label is \\<b\\>bold\\</b\\> \\& \\[a link\\](http://x); as code, "
+            "`<b>bold</b> & [a link](http://x)`.") in handout
+    page = (sample_course / "build" / "html" / "02_plots.html").read_text()
+    assert "The label is &lt;b&gt;bold&lt;/b&gt; &amp; [a link](http://x); as code, " in page and "<b>bold" not in page
+    notebook = json.loads((sample_course / "build" / "notebooks" / "02_plots.ipynb").read_text())
+    prose = "".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    assert "The label is \\<b\\>bold\\</b\\>" in prose
+    py_compile.compile(str(sample_course / "build" / "site" / "02_plots.py"), doraise=True)  # a title with \"\"\"

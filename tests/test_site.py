@@ -175,7 +175,7 @@ def test_search_index_holds_prose_words_not_markup_or_latex(built_sample):
 def test_a_failed_lecture_keeps_its_page(built_sample, tmp_path):
     course = tmp_path / "course"
     shutil.copytree(built_sample[0], course)
-    kept = [site_of(course) / name for name in ("01_basics.html", "index.html", "search-index.js")]
+    kept = [site_of(course) / name for name in ("01_basics.html", "search-index.js")]  # the index is updated
     before = [path.read_text() for path in kept]
     (course / "snippets" / "01_basics" / "tensors.py").write_text("raise ValueError('broken')\n")
     result = doit(course)
@@ -256,3 +256,35 @@ def test_publish_refuses_a_failed_build_unless_forced(built_sample, tmp_path):
 def test_publish_without_a_destination_says_how(built_sample):
     result = doit(built_sample[0], "publish")
     assert result.returncode != 0 and "doit publish to=FOLDER" in result.stdout + result.stderr
+
+
+def test_published_files_are_readable_by_a_web_server_running_as_another_user(built_sample, tmp_path):
+    import stat
+
+    course = tmp_path / "course"
+    shutil.copytree(built_sample[0], course)
+    shutil.rmtree(site_of(course))
+    mask = os.umask(0o022)
+    try:
+        assert doit(course, "site").returncode == 0
+    finally:
+        os.umask(mask)
+    files = [p for p in site_of(course).rglob("*") if p.is_file()]
+    assert len(files) > 10
+    assert {oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {"0o644"}  # not mkstemp's 0600
+
+
+def test_a_failed_lecture_leaves_the_index_report_and_search_of_the_others_up_to_date(built_sample, tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(built_sample[0], course)
+    (course / "snippets" / "02_plots" / "after.py").write_text("raise KeyError('broken')\n")
+    source = course / "lectures" / "01_basics.md"
+    source.write_text(source.read_text().replace("Nothing runs here", "Nothing whatsoever runs here"))
+    result = doit(course)
+    assert result.returncode != 0
+    assert ("the site's index, report and search are up to date, but 02_plots.md kept its previous page and search "
+            "entries") in result.stderr
+    search = (site_of(course) / "search-index.js").read_text()
+    assert "whatsoever" in search  # the healthy lecture's edit is searchable
+    assert "02_plots.html#markup" in search  # the failed one keeps its entries
+    assert "Output that looks like markup" in (site_of(course) / "02_plots.html").read_text()  # and its page
