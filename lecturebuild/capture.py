@@ -261,7 +261,8 @@ def _summary(obj: Any, depth: int = 0) -> Any:
         if isinstance(obj, torch.nn.Module):
             params = list(obj.parameters())
             return {"__module__": {"cls": type(obj).__name__, "parameters": sum(p.numel() for p in params),
-                                   "trainable": sum(p.numel() for p in params if p.requires_grad)}}
+                                   "trainable": sum(p.numel() for p in params if p.requires_grad),
+                                   "device": params[0].device.type if params else ""}}
     numpy = sys.modules.get("numpy")
     if numpy is not None and isinstance(obj, numpy.generic):
         return _summary(obj.item(), depth)

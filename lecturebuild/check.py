@@ -45,6 +45,7 @@ NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+(?!\d|,\d)|\d+\.\d*(?:[eE][-+]?\
 
 def normalise(text: str) -> str:
     """Text with what legitimately varies between runs replaced: addresses, timings, the device."""
+    text = re.sub(r"( object)? at 0x[0-9a-fA-F]{6,}", " at 0x<address>", text)  # IPython drops " object"
     text = re.sub(r"0x[0-9a-fA-F]{6,}", "0x<address>", text)
     text = TIMING.sub("<time>", text) if _looks_timed(text) else text
     text = re.sub(r"(device[^\n:]*:\s*)(cpu|cuda(?::\d+)?|mps)\b", r"\1<device>", text, flags=re.IGNORECASE)
@@ -170,14 +171,42 @@ def _last_digit(token: str) -> float:
     return 10.0 ** (int(exponent or 0) - decimals)
 
 
+class _Line(str):
+    """A line that equals another when they agree by the check's rules, so a diff marks only the lines
+    that really differ (a float within its tolerance is context, not a change)."""
+
+    tolerance, across = DEFAULT_TOLERANCE, False
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, str) and lines_agree(str(self), str(other), self.tolerance, self.across)
+
+    def __hash__(self) -> int:  # agreeing lines share the text between their numbers
+        return hash(tuple(NUMBER.split(str(self))))
+
+
+def tolerant_diff(old: list[str], new: list[str], labels: tuple[str, str], tolerance: float,
+                  across: bool = False) -> str:
+    """A unified diff in which lines that agree within the tolerance are context."""
+    def lines(texts):
+        result = []
+        for text in texts:
+            line = _Line(text)
+            line.tolerance, line.across = tolerance, across
+            result.append(line)
+        return result
+
+    return "\n".join(difflib.unified_diff(lines(old), lines(new), *labels, lineterm="", n=1))
+
+
 @dataclass(frozen=True)
 class Drift:
     lecture: str
     where: str  # "section 'model'" or "notebook cell 'snippets/lec/model.py'"
     diff: str  # a unified diff of the normalised lines, the accepted or built ones first
+    expected: str = "what was accepted"
 
     def __str__(self) -> str:
-        return f"DRIFT {self.lecture}: {self.where} no longer prints what was accepted:\n{self.diff}"
+        return f"DRIFT {self.lecture}: {self.where} no longer prints {self.expected}:\n{self.diff}"
 
 
 def compare_sections(lecture: str, expected: dict, actual: dict, tolerance: float,
@@ -191,7 +220,7 @@ def compare_sections(lecture: str, expected: dict, actual: dict, tolerance: floa
         section_tolerance = (tolerances or {}).get(sid, tolerance)
         if len(old) == len(new) and all(lines_agree(a, b, section_tolerance, across) for a, b in zip(old, new)):
             continue
-        diff = "\n".join(difflib.unified_diff(old, new, *labels, lineterm="", n=1))
+        diff = tolerant_diff(old, new, labels, section_tolerance, across)
         drifts.append(Drift(lecture, f"section {sid!r}", diff))
     return drifts
 
@@ -228,7 +257,7 @@ def compare_claims(lecture: Lecture, claims: dict, results: dict[str, SectionRes
             new = _claim_lines(actual.get(entry["snippet"], []))
             if len(old) == len(new) and all(lines_agree(a, b, lecture.tolerance) for a, b in zip(old, new)):
                 continue
-            diff = "\n".join(difflib.unified_diff(old, new, "the source showed", "the run printed", lineterm="", n=1))
+            diff = tolerant_diff(old, new, ("the source showed", "the run printed"), lecture.tolerance)
             where = (f"section {sid!r}, {entry['snippet']} (the block at {entry.get('source', '?')} of "
                      f"{claims.get('source', 'the source')})")
             drifts.append(Drift(lecture.name, where, diff))
@@ -354,8 +383,8 @@ def reproduce_notebook(path: Path, tolerance: float, workdir: Path, timeout: flo
         if len(old) == len(new) and all(lines_agree(a, b, tolerance) for a, b in zip(old, new)):
             continue
         where = cell.metadata.get("lecturebuild", {}).get("snippet", cell.id)
-        diff = "\n".join(difflib.unified_diff(old, new, "built", "re-executed", lineterm="", n=1))
-        drifts.append(Drift(path.stem, f"notebook cell {where!r}", diff))
+        diff = tolerant_diff(old, new, ("built", "re-executed"), tolerance)
+        drifts.append(Drift(path.stem, f"notebook cell {where!r}", diff, "what the build printed"))
     return drifts
 
 
@@ -399,6 +428,9 @@ def check_course(course: Course, store: Store, say) -> list[str]:
         elif snapshot[0] == platform:
             problems += [str(d) for d in compare_sections(lecture.name, snapshot[1], actual, lecture.tolerance)]
         else:
+            if not snapshot[0]:
+                say(f"lecturebuild: {lecture.name}: its snapshot predates recorded platforms and figure descriptions; "
+                    "figures will show as changed once: review the build, then `doit accept`")
             tolerances = platform_tolerances(lecture)
             own = ", ".join(f"{sid} {t:g}" for sid, t in tolerances.items() if t != lecture.platform_tolerance)
             say(f"lecturebuild: {lecture.name}: accepted on {describe_platform(snapshot[0])}; this build ran on "

@@ -85,10 +85,16 @@ class Preview:
         print(f"lecturebuild: {state}; build {self.builds}", flush=True)
 
 
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
+
+
 class Handler(SimpleHTTPRequestHandler):
     preview: Preview
 
     def do_GET(self):
+        if not self._host_allowed():
+            self.send_error(403, "lecturebuild serve answers only requests for this machine (localhost)")
+            return
         if self.path.split("?")[0] == RELOAD_PATH:
             with self.preview.lock:
                 body = json.dumps({"build": self.preview.builds, "ok": self.preview.ok}).encode()
@@ -100,6 +106,20 @@ class Handler(SimpleHTTPRequestHandler):
             self.wfile.write(body)
             return
         super().do_GET()
+
+    def do_HEAD(self):
+        if not self._host_allowed():
+            self.send_error(403)
+            return
+        super().do_HEAD()
+
+    def _host_allowed(self) -> bool:
+        """A page on another site that points a name of its own at 127.0.0.1 (DNS rebinding) sends its own
+        name as Host: only requests naming this machine, or the address the preview was started on, pass."""
+        host = (self.headers.get("Host") or "").strip().lower()
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        bound = self.server.server_address[0]
+        return name in LOCAL_HOSTS or name == str(bound).lower() or name == f"[{str(bound).lower()}]"
 
     def end_headers(self):
         self.send_header("Cache-Control", "no-store")  # a rebuilt page is always fetched anew

@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import keyword
+import math
 import re
 import shlex
 from dataclasses import dataclass, field, replace
@@ -258,8 +259,8 @@ def _check_keys(path, data, key_lines, allowed, required, problems) -> None:
         elif not isinstance(value, allowed[key]) or isinstance(value, bool):
             wanted = {int: "an integer", str: "text"}.get(allowed[key], "a number")
             problems.append(Problem(path, line, f"{key!r} must be {wanted}, got {value!r}"))
-        elif (key.endswith(("_limit", "tolerance")) or key == "threads") and value <= 0:
-            problems.append(Problem(path, line, f"{key!r} must be positive, got {value!r}"))
+        elif (key.endswith(("_limit", "tolerance")) or key == "threads") and not 0 < value < math.inf:
+            problems.append(Problem(path, line, f"{key!r} must be a positive, finite number, got {value!r}"))
         elif key == "precision" and value not in PRECISIONS:
             problems.append(Problem(path, line, f"'precision' must be one of {', '.join(PRECISIONS)}, got {value!r}"))
     for key in required:
@@ -356,7 +357,7 @@ class _BodyReader:
                     elif key in SECTION_ATTRIBUTES:
                         try:
                             limits[key] = int(value) if key == "memory_limit" else float(value)
-                            assert limits[key] > 0
+                            assert 0 < limits[key] < math.inf
                         except (ValueError, AssertionError):
                             self.problem(line, f"{key} must be a positive number, got {value!r}")
                     else:

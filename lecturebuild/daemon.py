@@ -60,8 +60,9 @@ def socket_path(build: Path) -> Path:
 
 
 def serve_socket(path: Path, idle: float) -> None:
-    from .worker import ClientGone, serve
+    from .worker import ClientGone, become_subreaper, serve
 
+    become_subreaper()
     me = identity()
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     path.unlink(missing_ok=True)

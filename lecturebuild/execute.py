@@ -8,8 +8,10 @@ sends it every lecture it executes afterwards, so torch is imported once, not on
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import sys
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -32,9 +34,16 @@ def execute_lectures(lectures: tuple[Lecture, ...] | list[Lecture], build: Path,
     store = Store(Path(build).resolve())
     root = Path(root or lectures[0].source.parent.parent).resolve()
     env = cache.RunEnvironment.detect(device)
-    stored = {lecture.name: load_results(store, lecture) for lecture in lectures}
-    work = [(lecture, job) for lecture in lectures
-            for job in cache.plan_lecture(lecture, env, stored[lecture.name], root)]
+    manifest = _read_manifest(store, lectures)
+    stored, forged = {}, set()
+    for lecture in lectures:
+        stored[lecture.name] = load_results(store, lecture)
+        for sid in _changed_results(store, lecture, manifest):
+            stored[lecture.name][sid] = None
+            forged.add((lecture.name, sid))
+    work = [(lecture, job if (lecture.name, job.section) not in forged else
+             replace(job, reason="its stored result was not written by the worker: changed by hand or by code"))
+            for lecture in lectures for job in cache.plan_lecture(lecture, env, stored[lecture.name], root)]
     if work:
         def last_seconds(item) -> float:
             previous = stored[item[0].name].get(item[1].section)
@@ -45,7 +54,14 @@ def execute_lectures(lectures: tuple[Lecture, ...] | list[Lecture], build: Path,
             say(f"  {lecture.name}/{job.section}: runs ({job.reason})")
         options = WorkerOptions(device=env.device, build=store.build, root=root, jobs=jobs,
                                 limits=Limits(time=time_limit).over(BUILD_LIMITS))
-        _run_worker(work, options)
+        manifest.update(_run_worker(work, options))
+        for lecture in lectures:  # a section's code may have written another section's result: never use it
+            for sid in _changed_results(store, lecture, manifest):
+                store.result_path(lecture.name, sid).unlink(missing_ok=True)
+                manifest.pop(f"{lecture.name}/{sid}", None)
+                _unstored[(lecture.name, sid)] = ("its stored result was changed while the build ran, by code of a "
+                                                  "section (snippets run with your rights); it runs again next time")
+        _write_manifest(store, manifest)
         # The report's "ran" column describes the latest build that executed anything.
         write_atomic(store.last_run_path, json.dumps({
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -108,9 +124,56 @@ def _close_worker(kill: bool = False) -> None:
 atexit.register(_close_worker)
 
 
-def _run_worker(work: list, options: WorkerOptions) -> None:
+def _read_manifest(store: Store, lectures) -> dict[str, str]:
+    """The digests of the results the worker stored. A build folder without a manifest (new, or from an
+    older lecturebuild) takes the results it holds as they are, once."""
+    try:
+        return {key: entry["digest"] for key, entry in json.loads(store.manifest_path.read_text("utf-8")).items()}
+    except (OSError, ValueError, TypeError, KeyError):
+        return {f"{lecture.name}/{sid}": file_digest(path) for lecture in lectures
+                for sid, path in _result_paths(store, lecture).items() if path.exists()}
+
+
+def _write_manifest(store: Store, manifest: dict[str, str]) -> None:
+    """With each digest, the file's modification time: doit's up-to-date check compares that (cheaply)."""
+    entries = {}
+    for key, digest in sorted(manifest.items()):
+        lecture, _, sid = key.partition("/")
+        with contextlib.suppress(OSError):
+            entries[key] = {"digest": digest, "mtime": store.result_path(lecture, sid).stat().st_mtime_ns}
+    write_atomic(store.manifest_path, json.dumps(entries, indent=0))
+
+
+def results_untouched(manifest_path: str, lecture: str, paths: list[str]) -> bool:
+    """doit's up-to-date check of an execute task: False once a stored result was changed since the
+    worker wrote it (by hand, or by a process a section left behind); the planner then runs it again."""
+    try:
+        entries = json.loads(Path(manifest_path).read_text("utf-8"))
+    except (OSError, ValueError):
+        return True  # no manifest yet: the first executing build makes one
+    for path in paths:
+        entry = entries.get(f"{lecture}/{Path(path).stem}")
+        with contextlib.suppress(OSError):
+            if entry is None or Path(path).stat().st_mtime_ns != entry["mtime"]:
+                return False
+    return True
+
+
+def _result_paths(store: Store, lecture: Lecture) -> dict[str, Path]:
+    ids = ([SETUP_ID] if lecture.setup else []) + [s.id for s in lecture.runnable]
+    return {sid: store.result_path(lecture.name, sid) for sid in ids}
+
+
+def _changed_results(store: Store, lecture: Lecture, manifest: dict[str, str]) -> list[str]:
+    """The lecture's stored results whose content is not what the worker stored."""
+    return [sid for sid, path in _result_paths(store, lecture).items()
+            if path.exists() and manifest.get(f"{lecture.name}/{sid}") != file_digest(path)]
+
+
+def _run_worker(work: list, options: WorkerOptions) -> dict[str, str]:
+    """Run `work` on the worker; the digests of the results it stored, by "<lecture>/<section>"."""
     global _connection
-    total, done = len(work), 0
+    total, done, digests = len(work), 0, {}
     if _connection is None:
         _connection = daemon.connect(options.build)
     try:
@@ -118,7 +181,7 @@ def _run_worker(work: list, options: WorkerOptions) -> None:
         for line in _connection.events:
             event = json.loads(line)
             if event["event"] == "end":
-                return
+                return digests
             if event["event"] == "done":
                 done += 1
                 status = "ok" if event["ok"] else "FAILED"
@@ -130,10 +193,12 @@ def _run_worker(work: list, options: WorkerOptions) -> None:
                     _unstored[(event["lecture"], event["section"])] = event["error"]
                 else:
                     _unstored.pop((event["lecture"], event["section"]), None)
+                    digests[f"{event['lecture']}/{event['section']}"] = event["digest"]
         _close_worker(kill=True)  # it ended without finishing the request; the next request starts a new one
     except BaseException:
         _close_worker(kill=True)
         raise
+    return digests
 
 
 GPU_MEMORY_HINT = ("\n    (the section needs more GPU memory than was free: other processes on the GPU hold "

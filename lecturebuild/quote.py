@@ -55,8 +55,8 @@ class TensorInfo:
 class ModuleInfo:
     """What the prose may quote of an nn.Module: its class name and parameter counts."""
 
-    def __init__(self, cls: str, parameters: int, trainable: int):
-        self.cls, self.parameters, self.trainable = cls, parameters, trainable
+    def __init__(self, cls: str, parameters: int, trainable: int, device: str = ""):
+        self.cls, self.parameters, self.trainable, self.device = cls, parameters, trainable, device
 
     def __str__(self) -> str:
         return self.cls
@@ -117,14 +117,20 @@ def percent(value: Any, digits: int = 1) -> str:
     return f"{float(value) * 100:.{digits}f}%"
 
 
-MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]<>&|#!~])")
+MARKDOWN_SYNTAX = re.compile(r"([\\`*<>&|]|~~|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")  # what makes markup in running text
+LINK_SYNTAX = re.compile(r"\]\(|\]:|\]\[|!\[")  # brackets matter only where they would make a link or image
 CODE_SPAN = re.compile(r"(`+)(?!`).*?(?<!`)\1(?!`)|\$\$.*?\$\$|\$[^$\n]+\$", re.DOTALL)  # code, and math
 VALUE = re.compile("\x00(\\d+)\x00")  # where a quoted value stands until the prose around it is known
 
 
-def markdown_text(text: str) -> str:
-    """`text` as literal Markdown: every character that Markdown or HTML would read as syntax is escaped."""
-    return MARKDOWN_SYNTAX.sub(r"\\\1", text).replace("\n", " ")
+def markdown_text(text: str, brackets: bool = False) -> str:
+    """`text` as literal Markdown: what Markdown or HTML would read as markup is escaped; a shape such as
+    torch.Size([4, 10]) or a name such as hidden_size stays as it is. `brackets`: escape every bracket
+    (inside a link's or image's own text, where an unbalanced one ends it)."""
+    text = MARKDOWN_SYNTAX.sub(lambda m: "".join("\\" + c for c in m.group()), str(text))
+    if brackets or LINK_SYNTAX.search(text):
+        text = text.replace("[", "\\[").replace("]", "\\]")
+    return text.replace("\n", " ")
 
 
 def _environment() -> SandboxedEnvironment:

@@ -52,7 +52,7 @@ def precision_code(precision: str) -> str:
 
 def prelude(lecture: Lecture, device: str) -> str:
     """Code that puts a fresh interpreter or kernel in the state the build started each section from."""
-    return PRELUDE.format(seed=lecture.seed, threads=lecture.threads, device=DEVICES[device],
+    return PRELUDE.format(seed=lecture.seed, threads=lecture.threads, device=DEVICES.get(device, DEVICES["cpu"]),
                           precision=precision_code(lecture.precision))
 
 

@@ -5,6 +5,7 @@
     build/results/<lecture>/files/<section>/   files its snippets declared with :files:
     build/results/<lecture>/.reads.json        the course files its results read, and their digests
     build/results/last-run.json                the sections the latest executing build ran, and why
+    build/results/.manifest.json               the digest of every result the worker stored
     build/logs/<lecture>/<section>.log         what the section wrote to the raw file descriptors
     build/logs/<lecture>/<section>.output.txt  its full printed output, when the rendered one was cut
     build/scratch/<lecture>/<section>/         the working directory a section runs in
@@ -88,9 +89,16 @@ class Store:
         """Which sections the latest build that executed anything ran, and why (the site's report)."""
         return self.build / "results" / "last-run.json"
 
-    def write(self, result: SectionResult) -> None:
+    def write(self, result: SectionResult) -> str:
+        """Store `result`; return the digest of what was written (the build's manifest records it)."""
         text = json.dumps(result.to_data(), indent=1, ensure_ascii=False, sort_keys=True)
         write_atomic(self.result_path(result.lecture, result.section), text)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+    @property
+    def manifest_path(self) -> Path:
+        """The digest of every result the worker stored: a result that differs was written by something else."""
+        return self.build / "results" / ".manifest.json"
 
     def load(self, lecture: str, section: str) -> SectionResult | None:
         """The stored result, or None when there is none or it cannot be read (then the section re-runs)."""

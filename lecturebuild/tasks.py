@@ -27,7 +27,7 @@ from doit.tools import config_changed
 from . import TEMPLATES_DIR, cache
 from .course import load_course
 from .errors import LectureBuildError, os_problem
-from .execute import execute_lectures, lecture_failures, load_results, reads_unchanged, say
+from .execute import execute_lectures, lecture_failures, load_results, reads_unchanged, results_untouched, say
 from .model import SETUP_ID, Course, Lecture, SectionResult
 from .render import lecture_view, write_html, write_markdown
 from .store import Store, file_digest, write_atomic
@@ -219,7 +219,8 @@ def execute_tasks(course: Course, device: str, jobs: int = 1):
             "file_dep": [str(lecture.source)] + _snippet_files(lecture),
             "targets": _result_files(store, lecture),
             "uptodate": [config_changed({"device": env.device, "torch": env.torch, "executor": env.executor}),
-                         (reads_unchanged, [str(store.reads_path(lecture.name)), str(course.root)], {})],
+                         (reads_unchanged, [str(store.reads_path(lecture.name)), str(course.root)], {}),
+                         (results_untouched, [str(store.manifest_path), lecture.name, _result_files(store, lecture)], {})],
             "clean": True,
         }
 

@@ -73,6 +73,36 @@ def _warm_up(lecture: Lecture) -> None:
     _cpu_capability()
 
 
+def become_subreaper() -> None:
+    """Processes a section starts in a session of their own escape its process group; when their parent
+    dies they are handed to this process (Linux's PR_SET_CHILD_SUBREAPER) instead of to init, and
+    `_reap_orphans` ends them when the section ends."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _reap_orphans(sections: set[int]) -> None:
+    """Kill and reap this process's children that are not sections: what finished sections left behind."""
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in sections:
+            continue
+        try:
+            stat = Path("/proc", entry, "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == me:  # the field after the state is the parent's pid
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+                os.waitpid(int(entry), 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+
+
 def _die_with_parent() -> None:
     """Ask Linux to kill this process when its parent dies (a `kill -9` of the build leaves no orphans)."""
     try:
@@ -140,22 +170,25 @@ def _now() -> str:
 
 
 class _ReadRecorder:
-    """Records course files a section opens for reading (data files, local modules) via an audit hook."""
+    """Records, via an audit hook, the course files a section opens for reading (data files, local
+    modules: they join its cache key) and those it opens for writing (the course itself is no place to
+    write: that fails the section)."""
 
     def __init__(self, root: Path, build: Path):
-        self.root, self.build, self.paths = str(root), str(build), set()
+        self.root, self.build, self.paths, self.written = str(root), str(build), set(), set()
 
     def __call__(self, event: str, args: tuple) -> None:
         if event != "open" or not args or not isinstance(args[0], (str, bytes, os.PathLike)):
             return
         mode, flags = (args[1] if len(args) > 1 else None), (args[2] if len(args) > 2 else 0)
-        if isinstance(mode, str) and any(c in mode for c in "wax+"):
-            return
-        if mode is None and isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR):
-            return
+        writes = ((isinstance(mode, str) and any(c in mode for c in "wax+"))
+                  or (mode is None and isinstance(flags, int) and bool(flags & (os.O_WRONLY | os.O_RDWR))))
         path = os.path.realpath(os.fsdecode(args[0]))
         if path.startswith(self.root + os.sep) and not path.startswith(self.build + os.sep):
-            self.paths.add(path)
+            (self.written if writes else self.paths).add(path)
+
+    def course_files_written(self) -> list[str]:
+        return sorted(os.path.relpath(p, self.root) for p in self.written)
 
     def digests(self) -> dict[str, str]:
         root = Path(self.root)
@@ -218,14 +251,30 @@ def _run_in_child(lecture: Lecture, job, limits: Limits, options: WorkerOptions,
         runs = [_note_memory_limit(run, limits.memory) for run in runs]
         device = _describe_device(options.device)
         memory = _cuda_peak(device)
-        if device.kind == "cuda" and job.section != SETUP_ID and not used_gpu and not failure:
+        if device.kind == "cuda" and job.section != SETUP_ID and not used_gpu and not failure and _on_cpu(values):
             notes.append(UNUSED_GPU)
+    if recorder.course_files_written() and not failure:
+        failure = (f"it wrote {', '.join(recorder.course_files_written())}, in the course itself; a section may "
+                   "write only in its working folder (declare files for students with :files:); check and "
+                   "remove what it wrote")
     result = SectionResult(
         lecture=lecture.name, section=job.section, key=job.key, inputs=job.inputs, runs=tuple(runs),
         values=values, device=device, seconds=round(sum(r.seconds for r in runs), 6), finished=_now(),
         failure=failure, reads=recorder.digests(), memory=memory, notes=tuple(notes))
     sys.stdout.flush()
     write_atomic(handoff, json.dumps(result.to_data(), ensure_ascii=False))
+
+
+def _on_cpu(values) -> bool:
+    """Whether a section's values include a tensor or a model on the CPU (it did torch work there)."""
+    if isinstance(values, list):
+        return any(_on_cpu(v) for v in values)
+    if isinstance(values, dict):
+        info = values.get("__tensor__") or values.get("__module__")
+        if isinstance(info, dict):
+            return info.get("device") == "cpu"
+        return any(_on_cpu(v) for v in values.values())
+    return False
 
 
 UNUSED_GPU = ("ran on CUDA but never used the GPU: its models and tensors stayed on the CPU "
@@ -380,6 +429,7 @@ def run_jobs(work: list, options: WorkerOptions, emit, client_fd: int | None = N
                 if fd in ready or timed_out:
                     del running[fd]
                     emit(_finish(child, options, store, timed_out))
+                    _reap_orphans({c.pid for c in running.values()})
     finally:
         for child in running.values():  # interrupted: take every section's processes down with us
             _kill_group(child.pid)
@@ -438,7 +488,7 @@ def _finish(child: _Running, options: WorkerOptions, store: Store, timed_out: bo
              "seconds": result.seconds, "wall": round(wall, 6), "device": result.device.kind,
              "notes": list(result.notes)}
     try:
-        store.write(result)
+        event["digest"] = store.write(result)
     except OSError as exc:  # the build reports it: without a stored result the section runs again next time
         event.update(ok=False, error=f"its result could not be stored: {os_problem(exc)}")
     return event
@@ -548,6 +598,7 @@ def main(argv: list[str]) -> int:
     events = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything else printed in this process goes to stderr, not into the event stream
     _die_with_parent()
+    become_subreaper()
     try:
         serve(sys.stdin.buffer, events, sys.stdin.fileno())
     except ClientGone:

@@ -94,6 +94,6 @@ def test_summarise_keeps_only_names_the_section_defined():
     assert values == {
         "n": 5, "f": 0.5, "shape": {"__shape__": [2, 3]},
         "t": {"__tensor__": {"shape": [1], "dtype": "float32", "device": "cpu", "item": 1.0}},
-        "m": {"__module__": {"cls": "Linear", "parameters": 8, "trainable": 8}},
+        "m": {"__module__": {"cls": "Linear", "parameters": 8, "trainable": 8, "device": "cpu"}},
         "losses": [1.0, 0.5], "counts": {"a": 1},
     }

@@ -11,7 +11,10 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
+
+import pytest
 
 from conftest import REPO
 
@@ -54,9 +57,21 @@ def test_serve_previews_the_site_and_rebuilds_on_save(built_sample, tmp_path):
         # The counter moves when the whole build has finished, after the page was written.
         wait_for(lambda: json.loads(fetch(url + "__lecturebuild__/build"))["build"] == 2, what="the rebuild")
         assert "Nothing at all runs here" in fetch(url + "01_basics.html")
+
+        # DNS rebinding: another site's name pointed at this machine is refused; localhost is served.
+        port = url.rstrip("/").rsplit(":", 1)[1]
+        with pytest.raises(urllib.error.HTTPError, match="403"):
+            fetch_with_host(url + "index.html", f"evil.example:{port}")
+        assert "Sample course" in fetch_with_host(url + "index.html", f"localhost:{port}")
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+
+
+def fetch_with_host(url: str, host: str) -> str:
+    request = urllib.request.Request(url, headers={"Host": host})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.read().decode()
 
 
 def test_serve_refuses_a_folder_that_is_not_a_course(tmp_path):

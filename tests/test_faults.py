@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 
-from conftest import doit
+from conftest import as_if_the_worker_wrote, doit
 from lecturebuild.course import load_course
 from lecturebuild.execute import execute_lecture, load_results
 from lecturebuild.store import Store
@@ -231,6 +231,7 @@ def test_a_failure_of_lecturebuilds_own_code_is_called_a_bug_with_its_traceback_
     figure = next(o for o in result["runs"][0]["outputs"] if o["kind"] == "figure")
     figure["width"] = "wide"
     path.write_text(json.dumps(result))
+    as_if_the_worker_wrote(course, "02_plots", "figure")
     result = doit(course, "notebook")
     assert result.returncode != 0
     assert ("lecturebuild: internal error in render_action (a bug in lecturebuild, not in your course): TypeError: "
@@ -238,3 +239,54 @@ def test_a_failure_of_lecturebuilds_own_code_is_called_a_bug_with_its_traceback_
             ) in result.stderr
     assert "Traceback" not in result.stderr
     assert "in _code_cell" in (course / "build" / "logs" / "internal-errors.log").read_text()
+
+
+# ----------------------------------------------------------------------------------------------
+# The trust model: snippets run with the user's rights; the build's own files are not taken from them
+
+
+def test_a_result_forged_by_another_sections_code_is_never_used(tmp_path):
+    forge = ("import json, pathlib\npath = pathlib.Path('../../../results/odd/first.json')\n"
+             "result = json.loads(path.read_text())\nresult['runs'][0]['outputs'][0]['text'] = 'forged\\n'\n"
+             "path.write_text(json.dumps(result))\n")
+    root = make_course(tmp_path, {"first": ("", "print('honest')\n"), "second": ("", forge)})
+    result = doit(root, "jobs=1")  # first runs, then second rewrites first's stored result
+    assert result.returncode != 0
+    assert ("FAILED odd.md: section 'first': its stored result was changed while the build ran, by code of a "
+            "section") in result.stderr
+    handout = root / "build" / "markdown" / "odd.md"
+    assert not handout.exists()
+    result = doit(root, "jobs=1")
+    assert result.returncode == 0, result.stderr
+    assert "odd/first: runs (not run before)" in result.stderr and "odd/second: runs" not in result.stderr
+    assert "```text\nhonest" in handout.read_text() and "```text\nforged" not in handout.read_text()
+
+    (root / "build" / "results" / "odd" / "first.json").write_text(
+        (root / "build" / "results" / "odd" / "first.json").read_text().replace("honest", "edited"))
+    result = doit(root, "jobs=1", "execute")  # changed between builds: run again, never trusted
+    assert "odd/first: runs (its stored result was not written by the worker" in result.stderr
+
+
+def test_a_section_that_writes_into_the_course_fails_and_says_what_it_wrote(tmp_path):
+    code = "open('../../../../lectures/99_pwned.md', 'w').write('---\\ntitle: x\\n---\\n')\n"
+    root = make_course(tmp_path, {"writer": ("", code)})
+    result = doit(root)
+    assert result.returncode != 0
+    assert ("section 'writer': it wrote lectures/99_pwned.md, in the course itself; a section may write only in "
+            "its working folder") in result.stderr
+
+
+def test_processes_a_section_started_in_a_session_of_their_own_end_with_it(tmp_path):
+    code = ("import subprocess, sys\nchild = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'],"
+            " start_new_session=True)\nprint('started', child.pid)\n")
+    root = make_course(tmp_path, {"spawns": ("", code)})
+    result = doit(root)
+    assert result.returncode == 0, result.stderr
+    import re
+    import time
+
+    pid = int(re.search(r"started (\d+)", (root / "build" / "markdown" / "odd.md").read_text()).group(1))
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{pid}").exists(), "a process the section started outlived it"

@@ -32,8 +32,8 @@ def test_lines_bars_points_texts_and_chosen_tick_labels_are_described():
     assert lines[0] == "title: Two panels"
     assert "axes 1: title 'Training', x 'epoch' (linear), y 'loss' (log)" in lines
     assert "axes 1 legend: loss" in lines
-    assert "axes 1 line 1 'loss' y: 0.5 0.25 0.125" in lines
-    assert "axes 1 points 1 y: 3.0 4.0" in lines and "axes 1 text: minimum" in lines
+    assert "axes 1 line 1 'loss' y (log10): -0.30103 -0.60206 -0.90309" in lines  # log axis: orders of magnitude
+    assert "axes 1 points 1 x: 1.0 2.0" in lines and "axes 1 points 1 y (log10): 0.477121 0.60206" in lines and "axes 1 text: minimum" in lines
     assert "axes 2 bars height: 0.5 0.9" in lines
     assert "axes 2 x tick labels: RNN | LSTM" in lines  # categories the author chose
     assert not any(line.startswith("axes 1 x tick labels") for line in lines)  # automatic ticks are not content
@@ -59,3 +59,20 @@ def test_plotted_numbers_are_floats_so_the_check_compares_them_within_tolerance(
     assert line.endswith("y: 100000.0 2.0")
     assert lines_agree(line, line.replace("100000.0", "100001.0"), tolerance=1e-3)  # within 0.1 %
     assert not lines_agree(line, line.replace("2.0", "3.0"), tolerance=1e-3)
+
+
+def test_bands_error_bars_figure_texts_and_long_series_are_described_compactly():
+    fig, ax = pyplot.subplots()
+    ax.fill_between([0, 1], [0, 1], [1, 2])
+    ax.errorbar([1, 2], [1, 2], yerr=[0.1, 0.2])
+    ax.plot(numpy.linspace(0, 1, 10_000))
+    fig.text(0.5, 0.01, "source: a real run")
+    lines = describe(fig)
+    assert "axes 1 shapes 1 y: 1.0 0.0 1.0 2.0 2.0 1.0 1.0" in lines  # the band's outline
+    assert "axes 1 shapes 2 y: 0.9 1.1 1.8 2.2" in lines  # the error bars
+    assert "axes 1 line 2 y: 10000 points, min 0.0, max 1.0" in lines
+    assert len([line for line in lines if line.startswith("axes 1 line 2 y")]) == 11  # 100 bin means, 10 a line
+    assert "figure text: source: a real run" in lines
+    empty = pyplot.figure()
+    empty.text(0.5, 0.5, "Only text")
+    assert describe(empty) == ("figure: no axes", "figure text: Only text")

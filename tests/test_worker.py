@@ -78,6 +78,14 @@ def test_gpu_use_is_counted_in_allocations_only_once_cuda_has_started(monkeypatc
     assert worker._cuda_allocations() == 12
 
 
+def test_only_sections_that_left_torch_work_on_the_cpu_are_noted():
+    cpu_tensor = {"__tensor__": {"shape": [4, 3], "dtype": "float32", "device": "cpu"}}
+    gpu_model = {"__module__": {"cls": "Linear", "parameters": 8, "trainable": 8, "device": "cuda"}}
+    assert worker._on_cpu({"x": cpu_tensor, "n": 3})
+    assert worker._on_cpu({"batch": [cpu_tensor]})
+    assert not worker._on_cpu({"model": gpu_model, "label": "text", "counts": [1, 2]})
+
+
 def test_seeding_is_the_same_for_every_section():
     torch = pytest.importorskip("torch")
     worker.seed_everything(3)
@@ -163,6 +171,7 @@ def test_on_cuda_sections_place_their_work_with_device_and_a_section_that_does_n
     assert result.returncode == 0, result.stderr
     assert "note: 01_basics/tensors ran on CUDA but never used the GPU" in result.stderr  # its tensor stays on the CPU
     assert "note: 01_basics/model" not in result.stderr and "note: 01_basics/training" not in result.stderr
+    assert "note: 02_plots/markup" not in result.stderr  # it prints a string: no torch work to place
     model = json.loads((sample_course / "build" / "results" / "01_basics" / "model.json").read_text())
     assert model["device"]["kind"] == "cuda" and model["memory"]["cuda"] > 0 and model["notes"] == []
     assert "never used the GPU" in (sample_course / "build" / "site" / "report.html").read_text()
