@@ -151,3 +151,15 @@ def test_a_snippets_folder_linking_out_of_the_course_and_a_course_yml_not_in_utf
     assert "lectures/02_plots.md:9: snippet 'curve.py' is " in result.stderr
     assert "outside the course folder (is snippets/02_plots a link out of it?)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_tolerances_must_be_finite(sample_course):
+    from conftest import doit
+
+    source = sample_course / "lectures" / "01_basics.md"
+    source.write_text(source.read_text().replace("seed: 7\n", "seed: 7\nplatform_tolerance: .nan\n")
+                      .replace("{#training needs=model}", "{#training needs=model platform_tolerance=inf}"))
+    result = doit(sample_course)
+    assert result.returncode == 2
+    assert "lectures/01_basics.md:7: 'platform_tolerance' must be a positive, finite number, got nan" in result.stderr
+    assert "platform_tolerance must be a positive number, got 'inf'" in result.stderr

@@ -55,3 +55,14 @@ def test_notebook_reruns_top_to_bottom_and_reproduces_its_text(built_sample, tmp
                 if o.output_type == "stream" and o.name == "stdout"]
 
     assert texts(fresh) == texts(built) and texts(built)
+
+
+def test_a_lecture_without_code_gets_every_format(sample_course):
+    from conftest import doit
+
+    (sample_course / "lectures" / "03_reading.md").write_text(
+        "---\ntitle: Further reading\norder: 3\nsummary: Prose only.\n---\n## Papers\n\nRead the LSTM paper.\n")
+    result = doit(sample_course)
+    assert result.returncode == 0, result.stderr
+    for path in ("notebooks/03_reading.ipynb", "markdown/03_reading.md", "site/03_reading.html", "site/03_reading.py"):
+        assert (sample_course / "build" / path).is_file(), path
