@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import re
 import signal
@@ -15,40 +14,9 @@ from pathlib import Path
 from conftest import REPO, copy_course, doit
 from test_pipeline import OUTPUTS, normalise
 
-from lecturebuild.course import load_course
-from lecturebuild.execute import execute_lecture
-
-
-def run_lecture(root: Path) -> str:
-    messages = io.StringIO()
-    with contextlib.redirect_stderr(messages):
-        assert execute_lecture(load_course(root).lectures[0], root / "build", "cpu", root=root) == []
-    return messages.getvalue()
-
 
 def ran(messages: str) -> dict[str, str]:
     return dict(re.findall(r"  \w+/(\w+): runs \((.*)\)", messages))
-
-
-def test_data_files_and_local_modules_a_section_reads_invalidate_it(tmp_path):
-    (tmp_path / "lectures").mkdir()
-    (tmp_path / "lectures" / "d.md").write_text(
-        "---\ntitle: D\norder: 1\nsummary: S\n---\n## Reads {#reads}\n```{snippet} reads.py\n```\n"
-        "## Uses {#uses}\n```{snippet} uses.py\n```\n## Alone {#alone}\n```{snippet} alone.py\n```\n")
-    snippets = tmp_path / "snippets" / "d"
-    snippets.mkdir(parents=True)
-    (snippets / "reads.py").write_text("print(open('data/numbers.txt').read().split())\n")
-    (snippets / "uses.py").write_text("import helpers\nprint(helpers.double(21))\n")
-    (snippets / "helpers.py").write_text("def double(x):\n    return 2 * x\n")
-    (snippets / "alone.py").write_text("print('alone')\n")
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "numbers.txt").write_text("1 2 3\n")
-    assert set(ran(run_lecture(tmp_path))) == {"reads", "uses", "alone"}
-    assert ran(run_lecture(tmp_path)) == {}
-    (tmp_path / "data" / "numbers.txt").write_text("4 5 6\n")
-    assert ran(run_lecture(tmp_path)) == {"reads": "changed: data/numbers.txt"}
-    (snippets / "helpers.py").write_text("def double(x):\n    return x + x\n")
-    assert ran(run_lecture(tmp_path)) == {"uses": "changed: snippets/d/helpers.py"}
 
 
 def sleeping_course(root: Path, sections: int) -> Path:
