@@ -95,6 +95,8 @@ def lecture_inputs(lecture: Lecture, env: RunEnvironment) -> dict[str, dict[str,
               "seed": str(lecture.seed), "threads": str(lecture.threads), "precision": lecture.precision,
               "hash seed": HASH_SEED,
               "setup": _snippets_digest((lecture.setup,)) if lecture.setup else "none"}
+    if lecture.sequential:
+        common["random state"] = "one stream through the lecture"
     table = {SETUP_ID: dict(common)}
     keys: dict[str, str] = {}
     for section in lecture.runnable:

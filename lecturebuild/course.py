@@ -11,6 +11,7 @@ A lecture source looks like this (the README documents it for instructors)::
     summary: One sentence for the index.
     setup: setup.py          # optional, runs before every section
     seed: 42                 # optional, default 0
+    sequential: true         # optional: run as a notebook does, each section after all earlier ones
     ---
     Intro prose.
 
@@ -47,7 +48,7 @@ from .store import write_atomic
 
 FRONT_MATTER_KEYS = {"title": str, "order": int, "summary": str, "setup": str, "seed": int,
                      "time_limit": (int, float), "memory_limit": int, "output_limit": int, "tolerance": (int, float),
-                     "threads": int, "precision": str, "platform_tolerance": (int, float)}
+                     "threads": int, "precision": str, "platform_tolerance": (int, float), "sequential": bool}
 REQUIRED_KEYS = ("title", "order", "summary")
 COURSE_KEYS = {"title": str, "description": str}
 SECTION_ATTRIBUTES = ("needs", "time_limit", "memory_limit", "platform_tolerance")
@@ -62,6 +63,8 @@ FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*(.*)$")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
 HEADING_ATTRIBUTES = re.compile(r"\s*\{([^{}]*)\}$")
 DIRECTIVE = re.compile(r"^\{snippet\}\s*(.*)$")
+# A {snippet} opener anywhere a fence cannot open it: inside another fence, or indented into a code block.
+STRAY_DIRECTIVE = re.compile(r"^\s*(`{3,}|~{3,})\s*\{snippet\}")
 OPTION = re.compile(r"^:([A-Za-z_-]+):\s*(.*)$")
 
 
@@ -165,6 +168,8 @@ def _load_lecture(root: Path, source: Path, problems: list[Problem], validated: 
     snippets_dir = root / "snippets" / name
     reader = _BodyReader(root, source, snippets_dir, problems)
     intro, drafts = reader.read(lines, body_start)
+    if meta.get("sequential"):
+        drafts = _sequential(drafts)
     sections = _freeze_sections(source, drafts, problems)
     setup = None
     if "setup" in meta:
@@ -196,7 +201,17 @@ def _load_lecture(root: Path, source: Path, problems: list[Problem], validated: 
         threads=int(meta.get("threads", 1)),
         precision=str(meta.get("precision", "default")),
         platform_tolerance=float(meta.get("platform_tolerance", Lecture.platform_tolerance)),
+        sequential=bool(meta.get("sequential", False)),
     )
+
+
+def _sequential(drafts: list[_SectionDraft]) -> list[_SectionDraft]:
+    """In a sequential lecture every section builds on all earlier ones, as cells of a notebook do."""
+    earlier: list[str] = []
+    for draft in drafts:
+        draft.needs = tuple(earlier) + tuple(n for n in draft.needs if n not in earlier)
+        earlier.append(draft.id)
+    return drafts
 
 
 def _all_prose(intro: list[Prose], sections: tuple[Section, ...]):
@@ -256,8 +271,8 @@ def _check_keys(path, data, key_lines, allowed, required, problems) -> None:
         if key not in allowed:
             known = ", ".join(sorted(allowed))
             problems.append(Problem(path, line, f"unknown key {key!r} (known keys: {known})"))
-        elif not isinstance(value, allowed[key]) or isinstance(value, bool):
-            wanted = {int: "an integer", str: "text"}.get(allowed[key], "a number")
+        elif not isinstance(value, allowed[key]) or (isinstance(value, bool) and allowed[key] is not bool):
+            wanted = {int: "an integer", str: "text", bool: "true or false"}.get(allowed[key], "a number")
             problems.append(Problem(path, line, f"{key!r} must be {wanted}, got {value!r}"))
         elif (key.endswith(("_limit", "tolerance")) or key == "threads") and not 0 < value < math.inf:
             problems.append(Problem(path, line, f"{key!r} must be a positive, finite number, got {value!r}"))
@@ -310,9 +325,14 @@ class _BodyReader:
                         blocks.append(snippet)
                     prose_line = close + 2
                 else:
+                    if not fence.group(2).strip():  # a labelled fence (```markdown) quotes its text on purpose
+                        self._stray_directives(lines, i + 1, close, f"inside the fence opened on line {number} "
+                                               "(label that fence, as in ````markdown, if it shows an example)")
                     prose.extend(lines[i : close + 1])
                 i = close + 1
                 continue
+            if STRAY_DIRECTIVE.match(line):
+                self._stray_directives(lines, i, i + 1, "indented four spaces or more, so Markdown reads it as text")
             heading = HEADING.match(line)
             if heading and len(heading.group(1)) <= 2:
                 flush()
@@ -328,6 +348,14 @@ class _BodyReader:
             i += 1
         flush()
         return intro, sections
+
+    def _stray_directives(self, lines: list[str], start: int, end: int, where: str) -> None:
+        """A {snippet} block that is not placed would never run and shows as text: an error, wherever the
+        lecture came from."""
+        for j in range(start, end):
+            if STRAY_DIRECTIVE.match(lines[j]):
+                self.problem(j + 1, f"this {{snippet}} block is not placed: it is {where}; it would show as "
+                             "text and never run")
 
     def _closing_fence(self, lines: list[str], start: int, opener: str) -> int:
         for j in range(start + 1, len(lines)):

@@ -84,6 +84,7 @@ class Lecture:
     threads: int = 1  # torch's CPU threads per section: results depend on it, so it is fixed, not guessed
     precision: str = "default"  # float32 math on CUDA: one of PRECISIONS
     platform_tolerance: float = 0.02  # relative float tolerance against outputs accepted on another platform
+    sequential: bool = False  # sections run as notebook cells do: each after all earlier ones, one random stream
 
     def section(self, section_id: str) -> Section:
         for section in self.sections:

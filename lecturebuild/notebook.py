@@ -3,7 +3,8 @@
 Markdown cells hold the prose (quoted values filled in), code cells the snippets with their real
 outputs. The notebook runs top to bottom in a fresh kernel as the build ran it: its first code cell
 seeds the random generators, defines `device` and sets the float precision the same way, and each section starts with a
-one-line cell that reseeds, so a re-run reproduces the build's numbers (see script.prelude).
+one-line cell that reseeds (not in a sequential lecture, whose one random stream runs through), so a re-run
+reproduces the build's numbers (see script.prelude).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def build_notebook(view: LectureView, store: Store) -> nbformat.NotebookNode:
     for item in view.items:
         if isinstance(item, Heading):
             cells.append(v4.new_markdown_cell(f"## {item.title}"))
-            cells.append(_tagged(v4.new_code_cell("lecturebuild_seed()"), "lecturebuild-seed"))
+            if not lecture.sequential:  # a sequential lecture's random stream runs on from the prelude
+                cells.append(_tagged(v4.new_code_cell("lecturebuild_seed()"), "lecturebuild-seed"))
         elif isinstance(item, Text):
             cells.append(v4.new_markdown_cell(item.markdown))
         elif isinstance(item, Cell):

@@ -1,6 +1,7 @@
 """A lecture as one runnable Python file: setup, then every section's snippets in order.
 
-It runs the code the way the build does: the same seed before every section, the same CPU threads
+It runs the code the way the build does: the same seed before every section (once, at the start, in a
+sequential lecture), the same CPU threads
 and float precision, and `device`, the torch.device the snippets place models and data on. The
 build's worker runs the same precision code (`precision_code`), so the two cannot disagree. Sections
 are marked with `# %%` cells, which editors and jupytext read as notebook cells.
@@ -58,11 +59,14 @@ def prelude(lecture: Lecture, device: str) -> str:
 
 def lecture_script(lecture: Lecture, device: str = "cpu") -> str:
     parts = [f'{_docstring(lecture)}\n', prelude(lecture, device)]
-    if lecture.setup is not None:
-        parts.append(f"# %% Setup\nlecturebuild_seed()\n{lecture.setup.code.rstrip()}\n")
+    # A sequential lecture seeds once, at the start; others reseed before every section, as the build does.
+    reseed = "" if lecture.sequential else "lecturebuild_seed()\n"
+    if lecture.setup is not None or lecture.sequential:
+        setup = lecture.setup.code.rstrip() if lecture.setup is not None else ""
+        parts.append(f"# %% Setup\nlecturebuild_seed()\n{setup}\n")
     for section in lecture.runnable:
         code = "\n\n".join(s.code.rstrip() for s in section.snippets)
-        parts.append(f"# %% {section.title}\nlecturebuild_seed()\n{code}\n")
+        parts.append(f"# %% {section.title}\n{reseed}{code}\n")
     return "\n\n".join(parts)
 
 

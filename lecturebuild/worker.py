@@ -334,23 +334,22 @@ def _run_section(lecture: Lecture, section_id: str, store: Store, device: str = 
     figures = capture.FigureSink(store.figures_dir(lecture.name))
     quiet = capture.FigureSink(None)
     namespace = _new_namespace(lecture, device)
+    seed_everything(lecture.seed, device)
     if section_id == SETUP_ID:
-        seed_everything(lecture.seed, device)
         return [capture.run_snippet(lecture.setup, namespace, figures, budget)], {}, "", False
     if lecture.setup is not None:
-        seed_everything(lecture.seed, device)
         error = capture.run_snippet(lecture.setup, namespace, quiet).error
         if error is not None:
             return [], {}, f"the lecture's setup failed at {error.location}: {error.ename}: {error.evalue}", False
     section = lecture.section(section_id)
     for needed in lecture.closure(section):
-        seed_everything(lecture.seed, device)
+        _reseed(lecture, device)
         for snippet in needed.snippets:
             error = capture.run_snippet(snippet, namespace, quiet).error
             if error is not None and not error.expected:
                 return [], {}, (f"section {needed.id!r}, which this one needs, failed when replayed, at "
                                 f"{error.location}: {error.ename}: {error.evalue}"), False
-    seed_everything(lecture.seed, device)
+    _reseed(lecture, device)
     before = {name: id(obj) for name, obj in namespace.items()}
     allocations = _cuda_allocations()
     runs, failure = [], ""
@@ -367,6 +366,13 @@ def _run_section(lecture: Lecture, section_id: str, store: Store, device: str = 
             failure = f"{snippet.file} is marked ':raises: {snippet.raises}' but raised nothing"
             break
     return runs, capture.summarise(namespace, before), failure, _cuda_allocations() > allocations
+
+
+def _reseed(lecture: Lecture, device: str) -> None:
+    """Every section starts from the lecture's seed, except in a sequential lecture: there the random
+    stream seeded before the setup runs on through all sections, as in a notebook run top to bottom."""
+    if not lecture.sequential:
+        seed_everything(lecture.seed, device)
 
 
 def _publish_files(snippet, destination: Path) -> tuple[tuple[File, ...], str]:

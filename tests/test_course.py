@@ -163,3 +163,24 @@ def test_tolerances_must_be_finite(sample_course):
     assert result.returncode == 2
     assert "lectures/01_basics.md:7: 'platform_tolerance' must be a positive, finite number, got nan" in result.stderr
     assert "platform_tolerance must be a positive number, got 'inf'" in result.stderr
+
+
+def test_a_snippet_block_that_is_not_placed_is_an_error(tmp_path):
+    body = ("## S {#s}\n~~~~~~~~\n```{snippet} lost.py\n```\n~~~~~~~~\n"  # a reST underline read as a fence
+            "    ```{snippet} indented.py\n    ```\n"
+            "````markdown\n```{snippet} example.py\n```\n````\n")  # a labelled fence shows an example: fine
+    make_course(tmp_path, {"lec": FRONT + body})
+    found = problems(tmp_path)
+    assert len(found) == 2, found
+    assert found[0].startswith("lec.md:8: this {snippet} block is not placed: it is inside the fence opened on line 7")
+    assert found[1].startswith("lec.md:11: this {snippet} block is not placed: it is indented four spaces")
+
+
+def test_a_sequential_lecture_needs_every_earlier_section(tmp_path):
+    body = "## A {#a}\n```{snippet} a.py\n```\n## B {#b}\n```{snippet} b.py\n```\n## C {#c needs=a}\n```{snippet} c.py\n```\n"
+    snippets = {f"lec/{n}.py": "print(1)\n" for n in "abc"}
+    make_course(tmp_path, {"lec": FRONT.replace("---\n", "---\nsequential: true\n", 1) + body}, snippets)
+    lecture = load_course(tmp_path).lectures[0]
+    assert lecture.sequential and [s.needs for s in lecture.sections] == [(), ("a",), ("a", "b")]
+    make_course(tmp_path, {"lec": FRONT.replace("---\n", "---\nsequential: yes please\n", 1) + body})
+    assert problems(tmp_path) == ["lec.md:2: 'sequential' must be true or false, got 'yes please'"]
