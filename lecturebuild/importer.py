@@ -28,17 +28,22 @@ The rules, in the order they apply:
 from __future__ import annotations
 
 import ast
-import builtins
+import importlib.util
+import inspect
 import json
+import keyword
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import dataflow
+from .course import LECTURE_NAME
 from .errors import LectureBuildError, Problem
 
 CODE_INFOS = {"", "python", "py", "python3", "ipython", "ipython3"}
 OUTPUT_INFOS = {"text", "output", "console", "out", "none"}
-FORMATS = {".ipynb": "ipynb", ".md": "md", ".markdown": "md", ".py": "py"}
+FORMATS = {".ipynb": "ipynb", ".md": "md", ".markdown": "md", ".txt": "md", ".py": "py"}
 
 
 class ImportProblem(LectureBuildError):
@@ -62,23 +67,39 @@ class Block:
 
 
 def read_blocks(source: Path, fmt: str | None = None) -> list[Block]:
-    """The source as headings, prose and code blocks in order; ImportProblem on unreadable input."""
-    import jupytext
-
+    """The source as headings, prose and code blocks in order; ImportProblem on unreadable input or
+    on a source with no code at all."""
     if not source.is_file():
         raise ImportProblem(source, 0, "no such file")
     fmt = fmt or FORMATS.get(source.suffix.lower())
     if fmt not in set(FORMATS.values()):
         raise ImportProblem(source, 0, f"unknown format {source.suffix or '(no extension)'!r}: import reads "
-                            ".ipynb notebooks, .py scripts (percent or sphinx-gallery) and .md Markdown; "
-                            "name the format with --format ipynb|py|md")
+                            ".ipynb notebooks, .py scripts (percent or sphinx-gallery), .md Markdown and "
+                            "notebooks exported as text (In [ ]: cells); name the format with --format ipynb|py|md")
     try:
         text = source.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ImportProblem(source, 0, f"not UTF-8 text: {exc.reason}") from None
     if fmt == "ipynb":
-        return _notebook_blocks(source, text)
-    jupytext_fmt = "md" if fmt == "md" else _script_format(text)
+        blocks = _notebook_blocks(source, text)
+    elif fmt == "md" and IN_PROMPT.search(text):
+        blocks = _text_export_blocks(source, text)
+    elif fmt == "py" and _gallery_docstring(text) is not None:
+        blocks = _gallery_blocks(source, text)
+    else:
+        blocks = _jupytext_blocks(source, text, fmt)
+    if not any(b.kind == "code" and b.text.strip() for b in blocks):
+        kinds = {"md": "no Python code fence (```python) and no In [ ]: cell", "py": "no code",
+                 "ipynb": "no code cell"}
+        raise ImportProblem(source, 0, f"found {kinds[fmt]}: nothing to run, so nothing to import (is the "
+                            "format right? name it with --format ipynb|py|md)")
+    return blocks
+
+
+def _jupytext_blocks(source: Path, text: str, fmt: str) -> list[Block]:
+    import jupytext
+
+    jupytext_fmt = "md" if fmt == "md" else ("py:percent" if re.search(r"^# %%", text, re.M) else "py:light")
     try:
         notebook = jupytext.reads(text, fmt=jupytext_fmt)
     except Exception as exc:  # jupytext raises many kinds on malformed input
@@ -90,19 +111,136 @@ def read_blocks(source: Path, fmt: str | None = None) -> list[Block]:
         position = at + len(cell.source) if at >= 0 else position
         if cell.cell_type == "markdown":
             blocks += _markdown_blocks(cell.source, line, markdown_fences=fmt == "md")
-        elif cell.cell_type == "code" and not _only_magics(cell.source):
-            blocks.append(Block("code", cell.source, line, where=f"line {line}"))
+        elif cell.cell_type == "code" and _foreign_cell(cell.source):
+            blocks.append(_foreign_cell(cell.source))
+        elif cell.cell_type == "code" and _has_code(_python(cell.source)):
+            blocks.append(Block("code", _python(cell.source), line, where=f"line {line}"))
     return _join_split_blocks(source, blocks)
 
 
-def _script_format(text: str) -> str:
-    """percent when the script has `# %%` cells; sphinx-gallery when it opens with a docstring and has
-    `#####` comment blocks; else jupytext's light format."""
-    if re.search(r"^# %%", text, re.M):
-        return "py:percent"
-    if re.match(r'\s*(?:"""|\'\'\')', text) and re.search(r"^#{20,}\s*$", text, re.M):
-        return "py:sphinx"
-    return "py:light"
+# sphinx-gallery: a module docstring, then code, with text blocks of `#` comments that open with a
+# line of twenty or more `#`, or with `# %%`. The text is reStructuredText.
+GALLERY_SEPARATOR = re.compile(r"^(?:#{20,}|# ?%%).*$")
+GALLERY_CONFIG = re.compile(r"^#\s*sphinx_gallery_\w+\s*=.*$")
+
+
+def _gallery_docstring(text: str) -> ast.Expr | None:
+    """The module docstring of a sphinx-gallery script (one with text blocks), or None."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    first = tree.body[0] if tree.body else None
+    if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+            and any(GALLERY_SEPARATOR.match(line) for line in text.splitlines())):
+        return first
+    return None
+
+
+def _gallery_blocks(source: Path, text: str) -> list[Block]:
+    """Code cells and the Markdown of the reST text around them. The text blocks are joined into one
+    reST document, with a marker comment where each code cell goes, so that heading levels come out as
+    the whole page defines them; rest.py converts it."""
+    from .rest import rest_to_markdown
+
+    docstring = _gallery_docstring(text)
+    lines = text.splitlines()
+    parts = [inspect.cleandoc(docstring.value.value)]
+    starts = [docstring.lineno]  # the source line of each text part
+    cells: list[Block] = []
+    code: list[str] = []
+    code_line = 0
+
+    def flush() -> None:
+        body = "\n".join(code).strip("\n")
+        if _has_code(body):
+            cells.append(Block("code", _python(body), code_line, where=f"line {code_line}"))
+            parts.append(f".. lecturebuild-cell {len(cells) - 1}")
+            starts.append(code_line)
+        code.clear()
+
+    index = docstring.end_lineno
+    while index < len(lines):
+        line = lines[index]
+        if GALLERY_SEPARATOR.match(line):
+            flush()
+            index += 1
+            comment = []
+            while index < len(lines) and lines[index].startswith("#"):
+                comment.append(re.sub(r"^# ?", "", lines[index]))
+                index += 1
+            parts.append("\n".join(comment))
+            starts.append(index - len(comment) + 1)
+            continue
+        if not code:
+            code_line = index + 1
+        if not GALLERY_CONFIG.match(line):
+            code.append(line)
+        index += 1
+    flush()
+    markdown = rest_to_markdown("\n\n".join(parts), str(source))
+    blocks: list[Block] = []
+    chunks = re.split(r"^<!-- lecturebuild-cell (\d+) -->$", markdown, flags=re.M)
+    blocks += _markdown_blocks(chunks[0], docstring.lineno, markdown_fences=False)
+    for number, chunk in zip(chunks[1::2], chunks[2::2]):
+        blocks.append(cells[int(number)])
+        blocks += _markdown_blocks(chunk, cells[int(number)].line, markdown_fences=False)
+    return blocks
+
+
+# A notebook exported as text: `In [3]:` (or `In [ ]:`, `In [None]:`) on a line of its own opens a
+# code cell; `Out[3]:` opens the value it showed; everything else is Markdown.
+IN_PROMPT = re.compile(r"^In \[(?:\s*|\d+|None)\]:[ \t]*$", re.M)
+OUT_PROMPT = re.compile(r"^Out\[\d*\]:[ \t]*(.*)$")
+MARKDOWN_HEADING = re.compile(r"^#{1,6} \S")
+
+
+def _text_export_blocks(source: Path, text: str) -> list[Block]:
+    lines = text.splitlines()
+    prompts = [text.count("\n", 0, m.start()) for m in IN_PROMPT.finditer(text)]
+    blocks = _markdown_blocks("\n".join(lines[:prompts[0]]), 1, markdown_fences=False)
+    for number, (start, end) in enumerate(zip(prompts, prompts[1:] + [len(lines)]), start=1):
+        code, output, prose = _split_cell(lines[start + 1:end])
+        where = f"line {start + 2} (cell {number})"
+        if not _parses(code):
+            where += " (a block that does not parse, left as it is: the build will report it)"
+        block = Block("code", code, start + 2, where=where)
+        if output:
+            block.claims.append({"value": output})
+        if _has_code(code):
+            blocks.append(block)
+        if prose.strip():
+            blocks += _markdown_blocks(prose, end - prose.count("\n"), markdown_fences=False)
+    return blocks
+
+
+def _split_cell(lines: list[str]) -> tuple[str, list[str], str]:
+    """(the code, the Out[] value shown, the Markdown that follows) of the text after an In prompt. The
+    code is the longest part that parses and ends at a blank line; comment paragraphs at its end go to
+    the Markdown when Markdown follows them or when they read as Markdown headings."""
+    text = _python("\n".join(lines).strip("\n"))
+    code, rest = split_code_and_output(text)
+    if not _parses(code):  # not Python at all: up to the first Markdown heading after a blank line
+        cut = next((k for k in range(1, len(lines)) if MARKDOWN_HEADING.match(lines[k]) and not lines[k - 1].strip()),
+                   len(lines))
+        code, rest = "\n".join(lines[:cut]).strip("\n") + "\n", "\n".join(lines[cut:])
+    kept = code.strip("\n").split("\n")
+    while blanks := [k for k, line in enumerate(kept) if not line.strip()]:
+        last = kept[blanks[-1] + 1:]
+        if not all(line.startswith("#") for line in last) or not _has_code("\n".join(kept[:blanks[-1]])):
+            break
+        if not rest.strip() and not all(MARKDOWN_HEADING.match(line) for line in last):
+            break
+        rest = "\n".join(last) + "\n\n" + rest
+        kept = "\n".join(kept[:blanks[-1]]).rstrip().split("\n")
+    code = "\n".join(kept) + "\n"
+    output: list[str] = []
+    rest_lines = rest.strip("\n").splitlines()
+    if rest_lines and (shown := OUT_PROMPT.match(rest_lines[0])):
+        taken = next((k for k, line in enumerate(rest_lines) if k and not line.strip()), len(rest_lines))
+        output = ([shown.group(1)] if shown.group(1).strip() else []) + rest_lines[1:taken]
+        rest_lines = rest_lines[taken:]
+    return code, output, "\n".join(rest_lines)
 
 
 def _notebook_blocks(source: Path, text: str) -> list[Block]:
@@ -127,7 +265,9 @@ def _notebook_blocks(source: Path, text: str) -> list[Block]:
             for block in _markdown_blocks(cell.source, number, markdown_fences=False):
                 block.where = f"cell {number}"
                 blocks.append(block)
-        elif cell.cell_type == "code" and cell.source.strip() and not _only_magics(cell.source):
+        elif cell.cell_type == "code" and _foreign_cell(cell.source):
+            blocks.append(_foreign_cell(cell.source))
+        elif cell.cell_type == "code" and _has_code(_python(cell.source)):
             claims, raises = _stored_outputs(cell.get("outputs", []))
             blocks.append(Block("code", cell.source, number, claims=claims, raises=raises, where=f"cell {number}"))
     for block in blocks:
@@ -158,9 +298,45 @@ def _text(value) -> str:
     return "".join(value) if isinstance(value, list) else str(value)
 
 
-def _only_magics(code: str) -> bool:
-    lines = [line for line in code.splitlines() if line.strip()]
-    return bool(lines) and all(line.lstrip().startswith(("%", "!")) for line in lines)
+def _has_code(code: str) -> bool:
+    return any(line.strip() and not line.lstrip().startswith("#") for line in code.splitlines())
+
+
+# IPython magics. Timing and capturing keep their statement, run once; others are commented out.
+STATEMENT_MAGIC = re.compile(r"^(\s*)%(?:time|timeit|prun)(?:\s+-[a-z]+(?:\s+\d+)?)*\s+(\S.*)$")
+CELL_MAGIC = re.compile(r"^\s*%%(\w+)")
+
+
+def _foreign_cell(code: str) -> Block | None:
+    """A cell in another language (`%%bash`, `%%html`, ...) as a prose code block, so it is shown, not run."""
+    lines = code.strip("\n").splitlines()
+    cell = CELL_MAGIC.match(lines[0]) if lines else None
+    if not cell or cell.group(1) in ("time", "timeit", "capture", "prun"):
+        return None
+    body = "\n".join(lines[1:])
+    fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", body)), default=0))
+    return Block("prose", f"{fence}{cell.group(1)}\n{body}\n{fence}", 0)
+
+
+def _python(code: str) -> str:
+    """A cell's code with IPython's magics made plain Python (see STATEMENT_MAGIC)."""
+    lines = code.splitlines()
+    cell = CELL_MAGIC.match(lines[0]) if lines else None
+    if cell and cell.group(1) not in ("time", "timeit", "capture", "prun"):
+        return "\n".join([f"# IPython cell magic %%{cell.group(1)}: this cell is not Python and does not run"]
+                         + [f"# {line}" for line in lines]) + "\n"
+    if cell:
+        lines[0] = f"# {lines[0].strip()}  (IPython only: the cell runs once, untimed)"
+    result = []
+    for line in lines:
+        statement = STATEMENT_MAGIC.match(line)
+        if statement:
+            result.append(f"{statement.group(1)}{statement.group(2)}  # {line.strip().split()[0]} in the source")
+        elif line.lstrip().startswith(("%", "!")):
+            result.append(f"# {line}  # IPython only: not run by lecturebuild")
+        else:
+            result.append(line)
+    return "\n".join(result) + "\n"
 
 
 def _markdown_blocks(text: str, first_line: int, markdown_fences: bool) -> list[Block]:
@@ -300,7 +476,7 @@ def _join(first: str, continuation: str) -> tuple[str, str] | None:
 
 
 def _require_python(source: Path, block: Block) -> None:
-    code = _comment_magics(block.text)
+    code = _python(block.text)
     try:
         ast.parse(code)
     except SyntaxError as exc:
@@ -309,52 +485,8 @@ def _require_python(source: Path, block: Block) -> None:
     block.text = code
 
 
-def _comment_magics(code: str) -> str:
-    return "\n".join(f"# {line}  # IPython only: not run by lecturebuild" if line.lstrip().startswith(("%", "!"))
-                     else line for line in code.splitlines()) + "\n"
-
-
 # ----------------------------------------------------------------------------------------------
-# Names: what each code block defines and uses
-
-
-def defined_names(code: str) -> set[str]:
-    """Names a block binds at module level (assignments, imports, defs, loops, with-targets)."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return set()
-    names: set[str] = set()
-
-    def visit(node: ast.AST) -> None:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-            return  # their bodies bind local names
-        if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-            return
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names if alias.name != "*")
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(tree)
-    return names
-
-
-def used_names(code: str) -> set[str]:
-    """Names a block reads that it does not bind anywhere itself, builtins left out."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return set()
-    loads = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    local = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    local |= {a.arg for n in ast.walk(tree) if isinstance(n, ast.arguments)
-              for a in n.args + n.kwonlyargs + n.posonlyargs + [x for x in (n.vararg, n.kwarg) if x]}
-    local |= defined_names(code)
-    return loads - local - set(dir(builtins))
+# Setup
 
 
 def leading_imports(code: str) -> tuple[str, str]:
@@ -398,17 +530,40 @@ class Imported:
     notes: list[str]
 
 
-def _identifier(title: str, taken: set[str]) -> str:
+def _identifier(title: str, taken: set[str], reserved=lambda name: False) -> str:
+    """A section id (and snippet file stem) from a title: unused so far, and never a name `reserved`
+    refuses."""
     words = re.findall(r"[a-z0-9]+", title.lower())
     while words and words[0].isdigit():
         words.pop(0)  # "1.2 PyTorch RNN" -> pytorch_rnn
     base = "_".join(words[:5]) or "section"
     base = base if base[0].isalpha() else f"s_{base}"
+    if reserved(base):
+        base = f"{base}_section"
     candidate, number = base, 2
-    while candidate in taken:
+    while candidate in taken or reserved(candidate):
         candidate, number = f"{base}_{number}", number + 1
     taken.add(candidate)
     return candidate
+
+
+def _reserved(imported: set[str]):
+    """What a section id must not be: the setup's file name, a name the course refuses, a Python
+    keyword, or the name of a module (snippets/<lecture>/ comes first on the import path, so
+    `torch.py` there would hide torch)."""
+    from .course import RESERVED_IDS
+
+    fixed = {"setup", "device"} | RESERVED_IDS | set(keyword.kwlist) | set(sys.stdlib_module_names) | imported
+
+    def reserved(name: str) -> bool:
+        if name in fixed:
+            return True
+        try:
+            return importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            return False
+
+    return reserved
 
 
 def plan_sections(blocks: list[Block], fallback_title: str) -> tuple[str, list, str, list[DraftSection]]:
@@ -431,19 +586,21 @@ def plan_sections(blocks: list[Block], fallback_title: str) -> tuple[str, list, 
     intro: list = []
     sections: list[DraftSection] = []
     taken: set[str] = set()
+    reserved = _reserved({name for code in [setup] + [b.text for b in blocks if b.kind == "code"]
+                          for name in dataflow.effects(code).modules})
     for index, block in enumerate(blocks):
         if block.kind == "heading":
             has_code = block.level in code_levels and any(
                 b.kind == "code" for b in _until_next_heading(blocks, index))
             if block.level <= section_level or has_code:
-                sections.append(DraftSection(block.text, _identifier(block.text, taken), []))
+                sections.append(DraftSection(block.text, _identifier(block.text, taken, reserved), []))
                 continue
             text = "#" * 3 + " " + block.text
         elif block.kind == "code":
-            if not block.text.strip():
+            if not _has_code(block.text):
                 continue
             if not sections:
-                sections.append(DraftSection("Getting started", _identifier("start", taken), []))
+                sections.append(DraftSection("Getting started", _identifier("start", taken, reserved), []))
             sections[-1].blocks.append(block)
             continue
         else:
@@ -462,32 +619,37 @@ def _until_next_heading(blocks: list[Block], index: int) -> list[Block]:
 
 
 def _escape_prose(text: str) -> str:
-    """Prose as the course's Markdown reads it: `{{`/`{%` are Jinja there, and `## ` starts a section."""
+    """Prose as the course's Markdown reads it: `{{`/`{%` are Jinja there, and, outside code fences,
+    `## ` starts a section."""
     text = text.replace("{{", "{{ '{{' }}").replace("{%", "{{ '{%' }}")
-    return re.sub(r"^(#{1,2})(\s)", r"###\2", text, flags=re.M)
+    lines, fence = text.split("\n"), ""
+    for index, line in enumerate(lines):
+        opener = re.match(r"^ {0,3}(`{3,}|~{3,})", line)
+        if fence:
+            if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence) \
+                    and not line.strip().strip(fence[0]):
+                fence = ""
+        elif opener:
+            fence = opener.group(1)
+        else:
+            lines[index] = re.sub(r"^(#{1,2})(\s)", r"###\2", line)
+    return "\n".join(lines)
 
 
 def infer_needs(sections: list[DraftSection], setup: str) -> list[str]:
-    """Fill each section's needs from the names it uses; notes for what was inferred or is missing."""
+    """Fill each section's needs from the names it reads and what earlier sections defined or changed
+    (dataflow.py); notes for what was inferred or is missing."""
     notes = []
-    defined_by: dict[str, str] = {name: "(setup)" for name in defined_names(setup)}
+    tracker = dataflow.Tracker(setup)
     for section in sections:
-        code = [b for b in section.blocks if isinstance(b, Block)]
-        own: set[str] = set()
-        for block in code:
-            for name in sorted(used_names(block.text) - own):
-                source = defined_by.get(name)
-                if source is None:
-                    notes.append(f"section {section.id!r} uses {name!r}, which no earlier code defines")
-                elif source != "(setup)" and source != section.id:
-                    section.inferred.setdefault(source, set()).add(name)
-            own |= defined_names(block.text)
-        section.needs = [s.id for s in sections if s.id in section.inferred]
+        found = tracker.add(section.id, [b.text for b in section.blocks if isinstance(b, Block)])
+        for name in sorted(found.undefined):
+            notes.append(f"section {section.id!r} uses {name!r}, which no earlier code defines")
+        section.inferred = found.needs
+        section.needs = [s.id for s in sections if s.id in found.needs]
         for need in section.needs:
             notes.append(f"section {section.id!r} needs {need!r}: it uses "
                          f"{', '.join(sorted(section.inferred[need]))}")
-        for name in own:
-            defined_by[name] = section.id
     return notes
 
 
@@ -498,8 +660,9 @@ def import_lecture(source: Path, course: Path, name: str | None = None, fmt: str
     blocks = read_blocks(source, fmt)
     existing = sorted((course / "lectures").glob("*.md"))
     name = name or f"{len(existing) + 1:02d}_{_identifier(source.stem, set())}"
-    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name):
-        raise ImportProblem(source, 0, f"{name!r} cannot name a lecture: use letters, digits, '_', '-' and '.'")
+    if not LECTURE_NAME.match(name):
+        raise ImportProblem(source, 0, f"{name!r} cannot name a lecture: use letters, digits, '_' and '-', "
+                            "starting with a letter or digit")
     lecture_path = course / "lectures" / f"{name}.md"
     snippet_dir = course / "snippets" / name
     if not force and (lecture_path.exists() or snippet_dir.exists()):
@@ -524,6 +687,9 @@ def import_lecture(source: Path, course: Path, name: str | None = None, fmt: str
                 continue
             count += 1
             file = f"{section.id}.py" if count == 1 else f"{section.id}_{count}.py"
+            while file in files:  # section "a" has a second block and a section "A 2" follows
+                count += 1
+                file = f"{section.id}_{count}.py"
             files[file] = block.text if block.text.endswith("\n") else block.text + "\n"
             options = f":raises: {block.raises}\n" if block.raises else ""
             body.append(f"```{{snippet}} {file}\n{options}```\n")
@@ -541,39 +707,97 @@ def import_lecture(source: Path, course: Path, name: str | None = None, fmt: str
                              "source's stored output shows")
     summary = (_summary(intro) or _summary([b for s in sections for b in s.blocks if isinstance(b, str)])
                or f"Imported from {source.name}.")
-    front = {"title": title, "order": _next_order(existing), "summary": summary}
+    order = _order_of(lecture_path) if lecture_path.exists() else None  # a replaced lecture keeps its place
+    front = {"title": title, "order": order or _next_order(existing), "summary": summary}
     if setup.strip():
         front["setup"] = "setup.py"
     if seed is not None:
         front["seed"] = seed
+    stream = _one_random_stream(setup, sections)
+    if stream:
+        front["sequential"] = True
+        notes.append(f"sequential: true: {stream}; every section runs after all earlier ones and continues "
+                     "their random state, as the source did")
     import yaml
 
     text = ("---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=1000) + "---\n"
             + "".join(p.rstrip("\n") + "\n\n" for p in intro) + "\n".join(body))
-    if force and snippet_dir.exists():
-        import shutil
-
-        shutil.rmtree(snippet_dir)
-    snippet_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for file, code in files.items():
-        (snippet_dir / file).write_text(code, encoding="utf-8")
-        written.append(snippet_dir / file)
-    lecture_path.parent.mkdir(parents=True, exist_ok=True)
-    lecture_path.write_text(text, encoding="utf-8")
+    claims_text = json.dumps({"source": source.name, "sections": claims}, indent=1, ensure_ascii=False) + "\n"
     claims_path = course / "claims" / f"{name}.json"
-    if claims:
-        claims_path.parent.mkdir(parents=True, exist_ok=True)
-        claims_path.write_text(json.dumps({"source": source.name, "sections": claims}, indent=1,
-                                          ensure_ascii=False) + "\n", encoding="utf-8")
-    elif claims_path.exists():
-        claims_path.unlink()
-    return Imported(name=name, lecture=lecture_path, snippets=written,
+    _write_all(source, {lecture_path: text, claims_path: claims_text if claims else None},
+               snippet_dir, files)
+    return Imported(name=name, lecture=lecture_path, snippets=[snippet_dir / file for file in files],
                     claims=claims_path if claims else None, notes=notes)
 
 
+def _write_all(source: Path, texts: dict[Path, str | None], snippet_dir: Path, files: dict[str, str]) -> None:
+    """Write the whole import or nothing: everything goes to hidden temporary names first, and only
+    then takes its place. A text of None removes that file."""
+    import shutil
+
+    for folder in [snippet_dir.parent] + [path.parent for path, text in texts.items() if text is not None]:
+        if folder.exists() and not folder.is_dir():
+            raise ImportProblem(folder, 0, "is a file, but the import writes a folder of this name; nothing "
+                                "was written")
+    for path in [*texts, snippet_dir]:
+        if path.is_dir() != (path == snippet_dir) and path.exists():
+            kind = "folder" if path.is_dir() else "file"
+            raise ImportProblem(path, 0, f"is a {kind}, but the import writes a "
+                                f"{'file' if kind == 'folder' else 'folder'} of this name; nothing was written")
+    staged = snippet_dir.with_name(f".{snippet_dir.name}.importing")
+    old = snippet_dir.with_name(f".{snippet_dir.name}.replaced")
+    temporary = {path: path.with_name(f".{path.name}.importing") for path in texts}
+    try:
+        for leftover in (staged, old):
+            shutil.rmtree(leftover, ignore_errors=True)
+        staged.mkdir(parents=True)
+        for file, code in files.items():
+            (staged / file).write_text(code, encoding="utf-8")
+        for path, text in texts.items():
+            if text is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                temporary[path].write_text(text, encoding="utf-8")
+    except OSError as exc:
+        shutil.rmtree(staged, ignore_errors=True)
+        for path in temporary.values():
+            path.unlink(missing_ok=True)
+        raise ImportProblem(Path(exc.filename or source), 0, f"cannot write the import: {exc.strerror}; nothing "
+                            "was written") from None
+    if snippet_dir.exists():
+        snippet_dir.rename(old)
+    staged.rename(snippet_dir)
+    for path, text in texts.items():
+        if text is not None:
+            temporary[path].replace(path)
+        else:
+            path.unlink(missing_ok=True)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# A seed set once at the top, then random numbers drawn later (weights of new layers included).
+SEEDS = re.compile(r"\b(?:manual_seed|seed|set_seed|seed_everything)\s*\(")
+DRAWS = re.compile(r"\b(?:rand|randn|randint|randperm|rand_like|randn_like|randint_like|normal_?|uniform_?"
+                   r"|bernoulli_?|multinomial|dropout|shuffle|choice|permutation|sample|random|Dropout)\s*\("
+                   r"|\bnn\.[A-Z]\w*\(|\bshuffle\s*=\s*True")
+
+
+def _one_random_stream(setup: str, sections: list[DraftSection]) -> str:
+    """Why the lecture should run sequentially, or "" when the source does not rely on one random
+    stream running through it."""
+    blocks = [setup] + [b.text for s in sections for b in s.blocks if isinstance(b, Block)]
+    seeded = next((k for k, code in enumerate(blocks) if SEEDS.search(code)), None)
+    classes = {name for code in blocks for name in re.findall(r"^class (\w+)\(.*(?:Module|nn\.)", code, re.M)}
+    draws = re.compile(DRAWS.pattern + "".join(rf"|\b{name}\(" for name in classes))
+    if seeded is None or any(draws.search(code) for code in blocks[:seeded]):
+        return ""
+    later = [code for code in blocks[seeded + 1:] if not SEEDS.search(code)]
+    if not any(draws.search(code) for code in later):
+        return ""
+    return "the source seeds its random generators once, at the top, and later code draws random numbers"
+
+
 def _summary(intro: list) -> str:
-    for paragraph in intro:
+    for paragraph in (p for block in intro for p in re.split(r"\n\s*\n", block)):
         text = paragraph.strip()
         if text and not text.startswith(("#", "```", "-", "*", "|", ">")):
             sentence = re.split(r"(?<=[.!?])\s", " ".join(text.split()), maxsplit=1)[0]
@@ -582,17 +806,17 @@ def _summary(intro: list) -> str:
 
 
 def _next_order(existing: list[Path]) -> int:
+    return max([0] + [_order_of(path) or 0 for path in existing]) + 1
+
+
+def _order_of(lecture: Path) -> int | None:
     import yaml
 
-    orders = [0]
-    for path in existing:
-        match = re.match(r"---\n(.*?)\n---", path.read_text(encoding="utf-8"), re.S)
-        try:
-            data = yaml.safe_load(match.group(1)) if match else {}
-            orders.append(int(data.get("order", 0)))
-        except (yaml.YAMLError, ValueError, TypeError, AttributeError):
-            continue
-    return max(orders) + 1
+    try:
+        match = re.match(r"---\n(.*?)\n---", lecture.read_text(encoding="utf-8"), re.S)
+        return int(yaml.safe_load(match.group(1)).get("order"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError, TypeError, AttributeError):
+        return None
 
 
 def _notebook_seed(source: Path) -> int | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -52,10 +53,19 @@ def test_the_markdown_seed_builds_and_its_wrong_outputs_are_reported(tmp_path):
     assert "-Input: torch.Size([32, 100])" not in report
 
 
-def test_the_notebook_seed_builds_except_its_broken_last_cell(tmp_path):
+def test_the_notebook_seed_imports_as_text_and_builds_except_its_broken_last_cell(tmp_path):
     course = new_course(tmp_path)
     nbformat.write(seeds.notebook_from_text(), tmp_path / "rnns.ipynb")
-    assert import_(course, tmp_path / "rnns.ipynb").returncode == 0
+    assert import_(course, tmp_path / "rnns.ipynb", "--name", "from_notebook").returncode == 0
+    done = import_(course, seeds.seed(seeds.NOTEBOOK_TEXT), "--name", "rnns")
+    assert done.returncode == 0, done.stderr
+    assert "sequential: true" in done.stdout  # it seeds once at the top and trains later
+    # The text export gives the code cells the notebook has: the same snippets, line for line.
+    snippets = {p.name: p.read_text() for p in (course / "snippets" / "rnns").iterdir()}
+    assert snippets == {p.name: p.read_text() for p in (course / "snippets" / "from_notebook").iterdir()}
+    assert len(snippets) == 7  # the setup and six cells
+    (course / "lectures" / "01_from_notebook.md").unlink(missing_ok=True)
+    (course / "lectures" / "from_notebook.md").unlink()
     build = doit(course)
     assert build.returncode != 0
     out = build.stdout + build.stderr
@@ -141,7 +151,10 @@ def test_scripts_in_percent_and_sphinx_gallery_formats(tmp_path):
 
 
 @pytest.mark.parametrize("name, content, message", [
-    ("notes.txt", "# Notes", "unknown format '.txt'"),
+    ("notes.rst", "Notes\n=====\n", "unknown format '.rst'"),
+    ("notes.txt", "# Notes\n\nProse, and no code at all.\n", "found no Python code fence"),
+    ("empty.py", "", "found no code: nothing to run"),
+    ("prose.ipynb", json.dumps(v4.new_notebook(cells=[v4.new_markdown_cell("# Only prose")])), "found no code cell"),
     ("broken.ipynb", '{"cells": [', "not a notebook: invalid JSON"),
     ("list.ipynb", "[1, 2]", "not a notebook: the JSON has no 'cells'"),
 ])
@@ -195,3 +208,50 @@ def test_names_used_from_earlier_sections_become_needs():
     assert [s.needs for s in sections] == [[], ["a"], ["b"]]
     assert "section 'b' needs 'a': it uses f, model" in notes
     assert "section 'c' uses 'unknown', which no earlier code defines" in notes
+
+
+def test_a_write_error_leaves_nothing_half_imported(tmp_path):
+    course = new_course(tmp_path)
+    cells = [v4.new_markdown_cell("## Sum"), v4.new_code_cell("print(1 + 1)", outputs=[
+        v4.new_output("stream", name="stdout", text="2\n")])]
+    nbformat.write(v4.new_notebook(cells=cells), tmp_path / "sum.ipynb")
+    (course / "claims").write_text("a file where the claims folder goes")
+    result = import_(course, tmp_path / "sum.ipynb", "--name", "sum")
+    assert result.returncode == 2 and "claims: is a file" in result.stderr and "nothing was written" in result.stderr
+    assert not list((course / "lectures").iterdir()) and not (course / "snippets").exists()
+
+    (course / "claims").unlink()
+    assert import_(course, tmp_path / "sum.ipynb", "--name", "sum").returncode == 0
+    before = {p: p.read_bytes() for p in course.rglob("*") if p.is_file()}
+    (course / "claims" / "sum.json").unlink()
+    (course / "claims" / "sum.json").mkdir()  # a folder where the claims file goes
+    again = import_(course, tmp_path / "sum.ipynb", "--name", "sum", "--force")
+    assert again.returncode == 2 and "sum.json: is a folder" in again.stderr
+    (course / "claims" / "sum.json").rmdir()
+    (course / "claims" / "sum.json").write_bytes(before[course / "claims" / "sum.json"])
+    assert {p: p.read_bytes() for p in course.rglob("*") if p.is_file()} == before
+
+    # Replacing the lecture keeps its place in the course.
+    assert import_(course, tmp_path / "sum.ipynb", "--name", "sum", "--force").returncode == 0
+    assert {p: p.read_bytes() for p in course.rglob("*") if p.is_file()} == before
+
+
+def test_ipython_magics_keep_the_statements_they_time(tmp_path):
+    course = new_course(tmp_path)
+    cells = [v4.new_code_cell("import math\n%matplotlib inline\n!pip install nothing"),
+             v4.new_markdown_cell("## Timing"),
+             v4.new_code_cell("%time total = sum(range(10))\n%timeit -n 3 math.sqrt(2)\nprint(total)"),
+             v4.new_code_cell("%%time\nprint(total * 2)"),
+             v4.new_code_cell("%%bash\necho not python")]
+    nbformat.write(v4.new_notebook(cells=cells), tmp_path / "magics.ipynb")
+    assert import_(course, tmp_path / "magics.ipynb", "--name", "magics").returncode == 0
+    code = (course / "snippets" / "magics" / "timing.py").read_text()
+    assert "total = sum(range(10))  # %time in the source" in code.splitlines()
+    assert "math.sqrt(2)  # %timeit in the source" in code.splitlines()
+    assert "```bash\necho not python\n```" in (course / "lectures" / "magics.md").read_text()  # shown, not run
+    assert sorted(p.name for p in (course / "snippets" / "magics").iterdir()) == ["setup.py", "timing.py", "timing_2.py"]
+    build = doit(course)
+    assert build.returncode == 0, build.stdout + build.stderr
+    from test_import_corpus import built_streams
+
+    assert built_streams(course, "magics") == ["45\n", "90\n"]

@@ -66,3 +66,6 @@ def test_a_lecture_without_code_gets_every_format(sample_course):
     assert result.returncode == 0, result.stderr
     for path in ("notebooks/03_reading.ipynb", "markdown/03_reading.md", "site/03_reading.html", "site/03_reading.py"):
         assert (sample_course / "build" / path).is_file(), path
+    for path in ("markdown/03_reading.md", "html/03_reading.html"):
+        text = (sample_course / "build" / path).read_text()
+        assert "This lecture has no code" in text and "real run" not in text, path
