@@ -119,20 +119,23 @@ def _jupytext_blocks(source: Path, text: str, fmt: str) -> list[Block]:
 
 
 # sphinx-gallery: a module docstring, then code, with text blocks of `#` comments that open with a
-# line of twenty or more `#`, or with `# %%`. The text is reStructuredText.
+# line of twenty or more `#`, or with `# %%`. The text is reStructuredText. A plain script that opens
+# with a docstring reads the same way: its docstring is the lecture's introduction.
 GALLERY_SEPARATOR = re.compile(r"^(?:#{20,}|# ?%%).*$")
 GALLERY_CONFIG = re.compile(r"^#\s*sphinx_gallery_\w+\s*=.*$")
 
 
 def _gallery_docstring(text: str) -> ast.Expr | None:
-    """The module docstring of a sphinx-gallery script (one with text blocks), or None."""
+    """The module docstring of a script that opens with one, read as sphinx-gallery does (text blocks
+    or not), or None. A percent script with Markdown cells (`# %% [markdown]`) is jupytext's."""
+    if re.search(r"^# %% \[(?:markdown|md)\]", text, re.M):
+        return None
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
         return None
     first = tree.body[0] if tree.body else None
-    if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
-            and any(GALLERY_SEPARATOR.match(line) for line in text.splitlines())):
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
         return first
     return None
 

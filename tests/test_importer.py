@@ -255,3 +255,13 @@ def test_ipython_magics_keep_the_statements_they_time(tmp_path):
     from test_import_corpus import built_streams
 
     assert built_streams(course, "magics") == ["45\n", "90\n"]
+
+
+def test_a_script_docstring_is_prose_not_code(tmp_path):
+    course = new_course(tmp_path)
+    source = tmp_path / "poly.py"
+    source.write_text('"""Fit a polynomial.\n\nUses ``numpy`` only.\n"""\nimport numpy as np\n\nprint(np.ones(3).sum())\n')
+    assert import_(course, source, "--name", "poly").returncode == 0
+    lecture = (course / "lectures" / "poly.md").read_text()
+    assert "Uses `numpy` only." in lecture and lecture.count("{snippet}") == 1
+    assert "Fit a polynomial" not in (course / "snippets" / "poly" / "start.py").read_text()
