@@ -1,8 +1,8 @@
 """Run snippet code and capture what a notebook would show. Used only inside a worker's child process.
 
 Per snippet: stdout and stderr as separate streams in the order they were written, every matplotlib
-figure (at `plt.show()` and at the end), the value of a final bare expression, the wall time, and an
-exception with a traceback that points at the snippet file and line.
+figure (at `plt.show()` and at the end), the value of a final bare expression (shown as IPython shows
+it), the wall time, and an exception with a traceback that points at the snippet file and line.
 """
 
 from __future__ import annotations
@@ -10,32 +10,45 @@ from __future__ import annotations
 import ast
 import hashlib
 import io
+import json
 import linecache
 import os
 import sys
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+# How a notebook shows a value (IPython's plain-text display); imported with this module, which the
+# worker imports once before forking its sections.
+from IPython.lib.pretty import pretty
 
 from .model import Error, Figure, Output, Snippet, SnippetRun, Stream, Value
 
 FIGURE_DPI = 200  # twice matplotlib's 100: figures stay sharp on high-density screens
 MAX_VALUE_ITEMS = 10_000  # longest list a section may hand to the prose
 MAX_VALUE_TEXT = 10_000  # longest string a section may hand to the prose
+CUT_NOTE = "[lecturebuild: output cut here, past"
+MAX_WHOLE_OUTPUT = 64 * 2**20  # the most full output (bytes) read back to compare a cut section
+MAX_OUTPUTS = 10_000  # past the output limit, the most outputs a snippet tracks (streams taking turns)
 
 
 class OutputBudget:
     """How much printed output a section keeps for the rendered material (`limit` bytes of UTF-8).
 
     Past the limit the output is cut with a visible note, and everything the section printed, from
-    the start, goes to `spill`, so nothing is lost and a runaway print loop cannot fill the memory."""
+    the start, goes to `spill`, so nothing is lost and a runaway print loop cannot fill the memory.
+    Beside it, `layout_path(spill)` records which snippet and output each stretch of it belongs to, so
+    the whole outputs can be compared with what an imported source showed (`uncut_runs`)."""
 
     def __init__(self, limit: int, spill: Path, shown: str = ""):
         self.limit, self.spill, self.used = limit, spill, 0
         self.shown = shown or str(spill)  # the spill file as the published note names it (relative to the course)
         self._kept: list[str] = []
         self._file = None
+        self._layout: list = []  # [snippet, [[stream or "value", characters] or None for any other output]]
+        self.whole = True  # whether the layout accounts for all of the full output
 
     def take(self, text: str) -> str:
         """The part of `text` to keep in the rendered output."""
@@ -49,16 +62,60 @@ class OutputBudget:
             return text
         keep = text.encode("utf-8", "replace")[: self.limit - self.used].decode("utf-8", "ignore")
         self.spill.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.spill, "w", encoding="utf-8", errors="replace")
+        layout_path(self.spill).unlink(missing_ok=True)  # an earlier run's; close() writes this run's
+        self._file = open(self.spill, "w", encoding="utf-8", errors="replace", newline="")
         self._file.write("".join(self._kept) + text)
         self._kept.clear()
-        return (f"{keep}\n[lecturebuild: output cut here, past {self.limit:,} bytes; "
-                f"the full output is in {self.shown}]\n")
+        return (f"{keep}\n{CUT_NOTE} {self.limit:,} bytes; the full output is in {self.shown}]\n")
+
+    def record(self, snippet: str, outputs: list) -> None:
+        """Note how a finished snippet's outputs (as run_snippet holds them) divide the full output."""
+        self._layout.append([snippet, [[o[0], o[2]] if isinstance(o, list) else None for o in outputs]])
 
     def close(self) -> None:
         """Flush the full output to disk; the section's process ends with os._exit, which would not."""
         if self._file is not None:
             self._file.close()
+            if self.whole:
+                layout_path(self.spill).write_text(json.dumps(self._layout), encoding="utf-8")
+
+
+def layout_path(spill: Path) -> Path:
+    """build/logs/<lecture>/<section>.output.json beside the full output <section>.output.txt."""
+    return spill.with_suffix(".json")
+
+
+def uncut_runs(runs: tuple[SnippetRun, ...], spill: Path) -> tuple[SnippetRun, ...] | None:
+    """A cut section's runs with their printed outputs and values whole again, read back from the full
+    output; None when it is not there, was written by another run or is past MAX_WHOLE_OUTPUT."""
+    try:
+        if spill.stat().st_size > MAX_WHOLE_OUTPUT:
+            return None
+        layout = json.loads(layout_path(spill).read_text(encoding="utf-8"))
+        with open(spill, encoding="utf-8", errors="replace", newline="") as handle:
+            text = handle.read()
+    except (OSError, ValueError):
+        return None
+    sizes = [slot[1] for _, slots in layout for slot in slots if slot]
+    if [name for name, _ in layout] != [run.snippet for run in runs] or sum(sizes) != len(text):
+        return None
+    whole, start = [], 0
+    for run, (_, slots) in zip(runs, layout):
+        others = [o for o in run.outputs if not isinstance(o, (Stream, Value))]  # figures, errors, files
+        outputs = []
+        for slot in slots:
+            if slot is None:
+                if others:
+                    outputs.append(others.pop(0))
+                continue
+            kind, size = slot
+            piece, start = text[start:start + size], start + size
+            if kind == "value":
+                outputs.append(Value(text=piece))
+            elif piece:
+                outputs.append(Stream(name=kind, text=piece))
+        whole.append(replace(run, outputs=tuple(outputs + others)))
+    return tuple(whole)
 
 
 class _BytesCapture:
@@ -83,19 +140,26 @@ class _StreamCapture(io.TextIOBase):
         self.buffer = _BytesCapture(self)
 
     def write(self, text: str) -> int:
+        """Text goes to the last output while it is of this stream, else to a new one: [name, [kept
+        texts], characters written], the text past the output limit counted but not kept."""
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        length = len(text)
+        if not text:
+            return 0
+        kept = text
         if self._budget is not None:  # the section's own output (not a replay's)
             self._keep_in_log(text)
-            text = self._budget.take(text)
-        if text:
-            last = self._outputs[-1] if self._outputs else None
-            if isinstance(last, list) and last[0] == self.name:
-                last[1].append(text)
-            else:
-                self._outputs.append([self.name, [text]])
-        return length
+            kept = self._budget.take(text)
+        last = self._outputs[-1] if self._outputs else None
+        if not (isinstance(last, list) and last[0] == self.name):
+            if not kept and len(self._outputs) >= MAX_OUTPUTS:  # stop tracking what is past the limit
+                self._budget.whole = False
+                return len(text)
+            last = [self.name, [], 0]
+            self._outputs.append(last)
+        last[1].append(kept)
+        last[2] += len(text)
+        return len(text)
 
     def _keep_in_log(self, text: str) -> None:
         """Copy to the section's log as it is printed: a crash or a time limit then loses none of it."""
@@ -195,8 +259,8 @@ def run_snippet(snippet: Snippet, namespace: dict, sink: FigureSink, budget: Out
         if last is not None:
             value = eval(compile(last, snippet.file, "eval"), namespace)
             if value is not None:
-                text = repr(value)
-                outputs.append(Value(text=budget.take(text) if budget is not None else text))
+                text = pretty(value)  # `<SubBackward0 at 0x...>`, sets sorted, long lists one item a line
+                outputs.append(["value", [budget.take(text) if budget is not None else text], len(text)])
     except BaseException as exc:  # the snippet's own failure, SystemExit included, is data
         sink.flush(outputs)
         outputs.append(_error(exc, snippet))
@@ -205,12 +269,22 @@ def run_snippet(snippet: Snippet, namespace: dict, sink: FigureSink, budget: Out
     finally:
         sys.stdout, sys.stderr = saved
         _running.pop()
+        if budget is not None:
+            budget.record(snippet.name, outputs)
     seconds = time.perf_counter() - started
     return SnippetRun(snippet=snippet.name, outputs=tuple(_freeze(outputs)), seconds=round(seconds, 6))
 
 
 def _freeze(outputs: list) -> list[Output]:
-    return [Stream(name=o[0], text="".join(o[1])) if isinstance(o, list) else o for o in outputs]
+    """Outputs as results hold them; a stream whose text was all past the output limit is left out."""
+    frozen = []
+    for output in outputs:
+        if isinstance(output, list):
+            name, text = output[0], "".join(output[1])
+            output = Value(text=text) if name == "value" else Stream(name=name, text=text) if text else None
+        if output is not None:
+            frozen.append(output)
+    return frozen
 
 
 def _error(exc: BaseException, snippet: Snippet) -> Error:

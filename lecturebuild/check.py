@@ -22,17 +22,18 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import itertools
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .dataflow import DRAWS_RANDOM, SEEDS
 from .execute import load_results
 from .model import BUILD_LIMITS, HASH_SEED, SETUP_ID, Course, Error, Figure, File, Lecture, SectionResult, Stream, Value
 from .store import Store
 
-DEFAULT_TOLERANCE = 1e-3
 ABSOLUTE_FLOOR = 1e-6
 # Across platforms, float32 rounding alone moves a value of order 1 by up to about 1e-5 after a few
 # dozen operations (a from-scratch RNN against nn.RNN differs by 2e-7 on a CPU, 8e-6 on an H100).
@@ -171,31 +172,56 @@ def _last_digit(token: str) -> float:
     return 10.0 ** (int(exponent or 0) - decimals)
 
 
-class _Line(str):
-    """A line that equals another when they agree by the check's rules, so a diff marks only the lines
-    that really differ (a float within its tolerance is context, not a change)."""
+def _align_key(line: str) -> str:
+    """What a diff aligns a line by: its text and integers, its floats masked (they agree within a tolerance)."""
+    return NUMBER.sub(lambda m: m.group() if _is_integer(m.group()) else "\0", line)
 
-    tolerance, across = DEFAULT_TOLERANCE, False
 
-    def __eq__(self, other) -> bool:
-        return isinstance(other, str) and lines_agree(str(self), str(other), self.tolerance, self.across)
+class _TolerantMatcher(difflib.SequenceMatcher):
+    """Aligns lines by their text and integers, then tags aligned lines whose floats disagree "differ".
+    (Aligning by the check's rules directly costs minutes on a few thousand lines of a training log.)"""
 
-    def __hash__(self) -> int:  # agreeing lines share the text between their numbers
-        return hash(tuple(NUMBER.split(str(self))))
+    def __init__(self, old: list[str], new: list[str], agree):
+        super().__init__(None, [_align_key(line) for line in old], [_align_key(line) for line in new])
+        self.old, self.new, self.agree = old, new, agree
+
+    def get_opcodes(self):
+        opcodes = []
+        for tag, i1, i2, j1, j2 in super().get_opcodes():
+            if tag != "equal":
+                opcodes.append((tag, i1, i2, j1, j2))
+                continue
+            pairs = itertools.groupby(range(i2 - i1), lambda k: self.agree(self.old[i1 + k], self.new[j1 + k]))
+            for agrees, run in pairs:
+                first, *rest = run
+                last = rest[-1] if rest else first
+                opcodes.append(("equal" if agrees else "differ", i1 + first, i1 + last + 1, j1 + first, j1 + last + 1))
+        return opcodes
+
+
+def _hunk_range(start: int, stop: int) -> str:
+    """A unified diff's line range: 1-based start and length, the length left out when it is 1."""
+    length = stop - start
+    return str(start + 1) if length == 1 else f"{start + (1 if length else 0)},{length}"
 
 
 def tolerant_diff(old: list[str], new: list[str], labels: tuple[str, str], tolerance: float,
                   across: bool = False) -> str:
     """A unified diff in which lines that agree within the tolerance are context."""
-    def lines(texts):
-        result = []
-        for text in texts:
-            line = _Line(text)
-            line.tolerance, line.across = tolerance, across
-            result.append(line)
-        return result
-
-    return "\n".join(difflib.unified_diff(lines(old), lines(new), *labels, lineterm="", n=1))
+    matcher = _TolerantMatcher(old, new, lambda a, b: lines_agree(a, b, tolerance, across))
+    lines = []
+    for group in matcher.get_grouped_opcodes(1):
+        if not lines:
+            lines += [f"--- {labels[0]}", f"+++ {labels[1]}"]
+        lines.append(f"@@ -{_hunk_range(group[0][1], group[-1][2])} +{_hunk_range(group[0][3], group[-1][4])} @@")
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                lines += [" " + line for line in old[i1:i2]]
+            elif tag == "differ":  # each line beside its counterpart
+                lines += [f"{sign}{line}" for pair in zip(old[i1:i2], new[j1:j2]) for sign, line in zip("-+", pair)]
+            else:
+                lines += ["-" + line for line in old[i1:i2]] + ["+" + line for line in new[j1:j2]]
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -246,8 +272,10 @@ def _claim_lines(outputs: list[dict]) -> list[str]:
     return lines
 
 
-def compare_claims(lecture: Lecture, claims: dict, results: dict[str, SectionResult], figures: Path) -> list[Drift]:
-    """Every code block whose real output differs from what the source showed, by the check's rules."""
+def compare_claims(lecture: Lecture, claims: dict, results: dict[str, SectionResult],
+                   figures: Path) -> list[tuple[str, Drift]]:
+    """(section id, drift) for every code block whose real output differs from what the source showed, by
+    the check's rules."""
     drifts = []
     for sid, entries in claims.get("sections", {}).items():
         result = results.get(sid)
@@ -260,21 +288,92 @@ def compare_claims(lecture: Lecture, claims: dict, results: dict[str, SectionRes
             diff = tolerant_diff(old, new, ("the source showed", "the run printed"), lecture.tolerance)
             where = (f"section {sid!r}, {entry['snippet']} (the block at {entry.get('source', '?')} of "
                      f"{claims.get('source', 'the source')})")
-            drifts.append(Drift(lecture.name, where, diff))
+            drifts.append((sid, Drift(lecture.name, where, diff)))
     return drifts
 
 
-def claims_report(course: Course, lecture: Lecture, store: Store) -> tuple[str, int, int]:
-    """(the report, blocks compared, blocks that disagree) for a lecture with a claims file."""
+# A call that draws random numbers, or builds a layer that draws its initial weights.
+RANDOM_STATE_NOTE = ("NOTE: this section or code it builds on draws random numbers, so the difference may come "
+                     "from random state: the build reseeds before every section, while the source ran one random "
+                     "stream from top to bottom; `sequential: true` in the lecture's front matter keeps the "
+                     "source's stream")
+UNSEEDED_NOTE = ("NOTE: this section or code it builds on draws random numbers and the source sets no seed, so "
+                 "its numbers came from a random state no run can repeat; seed the lecture's code to make them "
+                 "reproducible")
+
+
+def random_state_note(lecture: Lecture, section_id: str, diff: str) -> str:
+    """The note for a block of `section_id` that prints other numbers than the source showed, where the
+    section's code, the code it builds on or the lecture's setup draws random numbers; "" elsewhere."""
+    sections = {s.id: s for s in lecture.sections}
+    if getattr(lecture, "sequential", False) or section_id not in sections:
+        return ""
+    changed = [line for line in diff.splitlines() if line[:1] in "-+" and line[:3] not in ("---", "+++")]
+    if not any(NUMBER.search(line) for line in changed):
+        return ""
+    section = sections[section_id]
+    snippets = [s for needed in lecture.closure(section) + (section,) for s in needed.snippets]
+    snippets += [lecture.setup] if lecture.setup is not None else []
+    if not any(DRAWS_RANDOM.search(s.code) for s in snippets):
+        return ""
+    everything = [s for sec in lecture.sections for s in sec.snippets] + list(filter(None, [lecture.setup]))
+    return RANDOM_STATE_NOTE if any(SEEDS.search(s.code) for s in everything) else UNSEEDED_NOTE
+
+
+def _whole_output(result: SectionResult, store: Store) -> SectionResult:
+    """A section's result with what it printed past the output limit put back (from the full output the
+    worker kept), so that claims are compared with everything it printed, not with the cut copy."""
+    from .capture import CUT_NOTE, uncut_runs
+
+    if not any(isinstance(o, (Stream, Value)) and CUT_NOTE in o.text for run in result.runs for o in run.outputs):
+        return result
+    runs = uncut_runs(result.runs, store.output_log_path(result.lecture, result.section))
+    return result if runs is None else replace(result, runs=runs)
+
+
+# What a build prints of a claims report, and what build/claims/<lecture>.txt keeps: diff lines of
+# each disagreeing block, and lines in all.
+CLAIMS_PRINTED = (40, 200)
+CLAIMS_KEPT = (2_000, 50_000)
+
+
+@dataclass(frozen=True)
+class ClaimsReport:
+    heading: str
+    blocks: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]  # (heading lines, diff lines) per block
+
+    def render(self, limits: tuple[int, int], elsewhere: str) -> str:
+        """The report with at most `limits` (diff lines a block, lines in all); what is left out is
+        counted, and `elsewhere` says where it is."""
+        per_block, in_all = limits
+        lines, left_blocks = [self.heading], 0
+        for heading, diff in self.blocks:
+            room = min(per_block, in_all - len(lines) - len(heading) - 1)
+            if room < 1:
+                left_blocks += 1
+                continue
+            lines += heading + diff[:room]
+            if len(diff) > room:
+                lines.append(f"[... {len(diff) - room:,} more lines of this diff {elsewhere}]")
+        if left_blocks:
+            lines.append(f"[... {left_blocks} more blocks that disagree {elsewhere}]")
+        return "\n".join(lines) + "\n"
+
+
+def claims_report(course: Course, lecture: Lecture, store: Store) -> ClaimsReport:
+    """Where a lecture with a claims file prints otherwise than its imported source showed."""
     claims = json.loads(claims_path(course.root, lecture.name).read_text(encoding="utf-8"))
-    results = {sid: r for sid, r in load_results(store, lecture).items() if r is not None}
+    results = {sid: _whole_output(r, store) for sid, r in load_results(store, lecture).items() if r is not None}
     drifts = compare_claims(lecture, claims, results, store.figures_dir(lecture.name))
     compared = sum(len(entries) for entries in claims.get("sections", {}).values())
-    lines = [f"{lecture.name}: {len(drifts)} of {compared} code blocks print otherwise than "
-             f"{claims.get('source', 'the imported source')} showed"]
-    for drift in drifts:
-        lines.append(f"CLAIM {drift.lecture}: {drift.where}:\n{drift.diff}")
-    return "\n".join(lines) + "\n", compared, len(drifts)
+    heading = (f"{lecture.name}: {len(drifts)} of {compared} code blocks print otherwise than "
+               f"{claims.get('source', 'the imported source')} showed")
+    blocks = []
+    for sid, drift in drifts:
+        note = random_state_note(lecture, sid, drift.diff)
+        blocks.append(((f"CLAIM {drift.lecture}: {drift.where}:",) + ((note,) if note else ()),
+                       tuple(drift.diff.splitlines())))
+    return ClaimsReport(heading, tuple(blocks))
 
 
 # ----------------------------------------------------------------------------------------------

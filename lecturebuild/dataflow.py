@@ -36,6 +36,13 @@ sqrt startswith state_dict std stride strip sum t tail tanh tolist topk transpos
 unsqueeze squeeze upper values var view view_as buffers replace cumsum
 """.split())
 BUILTINS = frozenset(dir(builtins))
+# Code that seeds the random generators, and code that draws from them (new layers draw their weights).
+SEEDS = re.compile(r"\b(?:manual_seed(?:_all)?|seed|set_seed|seed_everything)\s*\(")
+DRAWS_RANDOM = re.compile(
+    r"\brand(?:n|int|perm)?(?:_like)?\s*\(|\b(?:normal|bernoulli|multinomial|poisson|random_split|dropout\w*"
+    r"|choice|permutation|shuffle|sample)\s*\(|(?:normal|uniform|random|bernoulli|exponential|cauchy|geometric)_\s*\("
+    r"|\brandom\.|\bnn\.(?:Lazy)?(?:Linear|Bilinear|Conv\w*|RNN\w*|LSTM\w*|GRU\w*|Embedding\w*|MultiheadAttention"
+    r"|Transformer\w*|Dropout\w*|AlphaDropout|Sequential)\s*\(|\bshuffle\s*=\s*True")
 # Calls that change how everything after them runs or prints, when made on a module:
 # torch.set_printoptions, np.set_printoptions, plt.style.use, warnings.filterwarnings, ...
 SETTINGS = re.compile(r"^(?:set_\w+|use|use_deterministic_algorithms|filterwarnings|simplefilter|rc|rcParams)$")

@@ -777,23 +777,16 @@ def _write_all(source: Path, texts: dict[Path, str | None], snippet_dir: Path, f
     shutil.rmtree(old, ignore_errors=True)
 
 
-# A seed set once at the top, then random numbers drawn later (weights of new layers included).
-SEEDS = re.compile(r"\b(?:manual_seed|seed|set_seed|seed_everything)\s*\(")
-DRAWS = re.compile(r"\b(?:rand|randn|randint|randperm|rand_like|randn_like|randint_like|normal_?|uniform_?"
-                   r"|bernoulli_?|multinomial|dropout|shuffle|choice|permutation|sample|random|Dropout)\s*\("
-                   r"|\bnn\.[A-Z]\w*\(|\bshuffle\s*=\s*True")
-
-
 def _one_random_stream(setup: str, sections: list[DraftSection]) -> str:
     """Why the lecture should run sequentially, or "" when the source does not rely on one random
     stream running through it."""
     blocks = [setup] + [b.text for s in sections for b in s.blocks if isinstance(b, Block)]
-    seeded = next((k for k, code in enumerate(blocks) if SEEDS.search(code)), None)
+    seeded = next((k for k, code in enumerate(blocks) if dataflow.SEEDS.search(code)), None)
     classes = {name for code in blocks for name in re.findall(r"^class (\w+)\(.*(?:Module|nn\.)", code, re.M)}
-    draws = re.compile(DRAWS.pattern + "".join(rf"|\b{name}\(" for name in classes))
+    draws = re.compile(dataflow.DRAWS_RANDOM.pattern + "".join(rf"|\b{name}\(" for name in classes))
     if seeded is None or any(draws.search(code) for code in blocks[:seeded]):
         return ""
-    later = [code for code in blocks[seeded + 1:] if not SEEDS.search(code)]
+    later = [code for code in blocks[seeded + 1:] if not dataflow.SEEDS.search(code)]
     if not any(draws.search(code) for code in later):
         return ""
     return "the source seeds its random generators once, at the top, and later code draws random numbers"

@@ -8,6 +8,7 @@
     build/results/.manifest.json               the digest of every result the worker stored
     build/logs/<lecture>/<section>.log         what the section wrote to the raw file descriptors
     build/logs/<lecture>/<section>.output.txt  its full printed output, when the rendered one was cut
+    build/logs/<lecture>/<section>.output.json which snippet and output each stretch of it belongs to
     build/scratch/<lecture>/<section>/         the working directory a section runs in
 """
 

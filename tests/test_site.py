@@ -12,7 +12,6 @@ from urllib.parse import unquote, urlsplit
 
 import html5lib
 import nbformat
-import pytest
 
 from conftest import as_if_the_worker_wrote, doit
 
