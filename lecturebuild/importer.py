@@ -572,8 +572,9 @@ def _reserved(imported: set[str]):
 def plan_sections(blocks: list[Block], fallback_title: str) -> tuple[str, list, str, list[DraftSection]]:
     """(title, intro prose, setup code, sections) by the rules in the module's docstring."""
     title = fallback_title
-    if blocks and blocks[0].kind == "heading" and blocks[0].level == 1:
-        title, blocks = blocks[0].text, blocks[1:]
+    first = next((k for k, b in enumerate(blocks) if b.kind in ("heading", "code")), None)
+    if first is not None and blocks[first].kind == "heading" and blocks[first].level == 1:
+        title, blocks = blocks[first].text, blocks[:first] + blocks[first + 1:]  # prose before it: the intro
     code_levels = []
     for index, block in enumerate(blocks):
         if block.kind == "heading":
@@ -793,11 +794,20 @@ def _one_random_stream(setup: str, sections: list[DraftSection]) -> str:
 
 
 def _summary(intro: list) -> str:
+    """The first sentence of the first paragraph that reads as one, as plain text: not a heading,
+    list, quote, table, code, image or row of links."""
     for paragraph in (p for block in intro for p in re.split(r"\n\s*\n", block)):
         text = paragraph.strip()
-        if text and not text.startswith(("#", "```", "-", "*", "|", ">")):
-            sentence = re.split(r"(?<=[.!?])\s", " ".join(text.split()), maxsplit=1)[0]
-            return re.sub(r"[*_`]+", "", sentence)[:300]
+        if not text or text.startswith(("#", "```", "~~~", "-", "*", "+", "|", ">", "!", "<", "$$")):
+            continue
+        if len(re.findall(r"\]\(", text)) > 1 or "||" in text:
+            continue  # navigation: links between the pages of the source's site
+        plain = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links and images keep their text
+        plain = re.sub(r"<[^>]+>", "", plain)  # raw HTML, which the index would show as text
+        plain = re.sub(r"(?<![\w\\])[*_]+|[*_]+(?!\w)|`+", "", " ".join(plain.split()))
+        sentence = re.split(r"(?<=[.!?])\s", plain.strip(), maxsplit=1)[0]
+        if re.search(r"[A-Za-z]{2}", sentence):
+            return sentence[:300]
     return ""
 
 

@@ -313,7 +313,7 @@ class MarkdownWriter(nodes.NodeVisitor):
             term = "".join(f"**{self.inline(c)}**" for c in entry if isinstance(c, nodes.term))
             term += "".join(f" *({self.inline(c)})*" for c in entry if isinstance(c, nodes.classifier))
             body = [k for c in entry if isinstance(c, nodes.definition) for k in c.children]
-            items.append(item("* ", self.headed(term + ":", body)))
+            items.append(item("* ", self.headed(term if term.rstrip("*").endswith(":") else term + ":", body)))
         return "\n\n".join(items)
 
     def visit_field_list(self, node) -> str:

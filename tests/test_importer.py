@@ -264,3 +264,19 @@ def test_a_script_docstring_is_prose_not_code(tmp_path):
     lecture = (course / "lectures" / "poly.md").read_text()
     assert "Uses `numpy` only." in lecture and lecture.count("{snippet}") == 1
     assert "Fit a polynomial" not in (course / "snippets" / "poly" / "start.py").read_text()
+
+
+def test_links_before_the_title_stay_prose_and_the_summary_is_a_sentence(tmp_path):
+    course = new_course(tmp_path)
+    source = tmp_path / "autograd.py"
+    source.write_text('"""\n`Basics <intro.html>`_ || **Autograd** || `Optimization <optim.html>`_\n\n'
+                      "Autograd in ``torch``\n=====================\n\n"
+                      "Training uses **back propagation**. It needs gradients.\n\n"
+                      "Reasons to stop tracking:\n  - frozen layers\n  - speed\n\"\"\"\n"
+                      "import torch\n\nx = torch.ones(2, requires_grad=True)\nprint(x.sum().item())\n")
+    assert import_(course, source, "--name", "autograd").returncode == 0
+    lecture = (course / "lectures" / "autograd.md").read_text()
+    assert "title: Autograd in torch\n" in lecture
+    assert "summary: Training uses back propagation.\n" in lecture
+    assert "[Basics](intro.html) || **Autograd**" in lecture  # kept in the introduction
+    assert "* **Reasons to stop tracking:**\n" in lecture  # one colon
