@@ -110,6 +110,7 @@ def test_a_notebook_seeded_once_runs_as_one_stream_and_prints_what_python_prints
     source = executed_notebook(SEEDED_NOTEBOOK, tmp_path / "tiny_classifier.ipynb")
     course, build, said = imported_and_built(tmp_path, source, "tiny")
     assert "sequential: true" in said
+    assert "which no earlier code defines" not in said  # `except RuntimeError as e` defines e
     lecture = (course / "lectures" / "tiny.md").read_text()
     assert "sequential: true" in lecture
     assert "## Setup {#setup_section}" in lecture  # not `setup`: setup.py is the lecture's imports
