@@ -34,6 +34,7 @@ import json
 import keyword
 import re
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -221,8 +222,11 @@ def _split_cell(lines: list[str]) -> tuple[str, list[str], str]:
     """(the code, the Out[] value shown, the Markdown that follows) of the text after an In prompt. The
     code is the longest part that parses and ends at a blank line; comment paragraphs at its end go to
     the Markdown when Markdown follows them or when they read as Markdown headings."""
-    text = _python("\n".join(lines).strip("\n"))
+    shown = next((k for k, line in enumerate(lines) if OUT_PROMPT.match(line)), len(lines))
+    # `Out[3]: value` would parse as an annotated assignment: the code ends where the value starts.
+    text = _python("\n".join(lines[:shown]).strip("\n"))
     code, rest = split_code_and_output(text)
+    rest = "\n".join([rest] + lines[shown:])
     if not _parses(code):  # not Python at all: up to the first Markdown heading after a blank line
         cut = next((k for k in range(1, len(lines)) if MARKDOWN_HEADING.match(lines[k]) and not lines[k - 1].strip()),
                    len(lines))
@@ -536,7 +540,8 @@ class Imported:
 def _identifier(title: str, taken: set[str], reserved=lambda name: False) -> str:
     """A section id (and snippet file stem) from a title: unused so far, and never a name `reserved`
     refuses."""
-    words = re.findall(r"[a-z0-9]+", title.lower())
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()  # Données -> Donnees
+    words = re.findall(r"[a-z0-9]+", ascii_title.lower())
     while words and words[0].isdigit():
         words.pop(0)  # "1.2 PyTorch RNN" -> pytorch_rnn
     base = "_".join(words[:5]) or "section"

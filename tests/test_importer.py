@@ -280,3 +280,19 @@ def test_links_before_the_title_stay_prose_and_the_summary_is_a_sentence(tmp_pat
     assert "summary: Training uses back propagation.\n" in lecture
     assert "[Basics](intro.html) || **Autograd**" in lecture  # kept in the introduction
     assert "* **Reasons to stop tracking:**\n" in lecture  # one colon
+
+
+def test_a_text_export_with_out_prompts_makes_claims_and_plain_ids(tmp_path):
+    course = new_course(tmp_path)
+    source = tmp_path / "out.txt"
+    source.write_text("# Tensors\n\nIn [1]:\nimport torch\nx = torch.arange(4)\nx.sum()\n\nOut[1]:\ntensor(6)\n\n"
+                      "## Données\n\nIn [2]:\ny = x + 1\ny\nOut[2]: tensor([1, 2, 3, 5])\n\nThe end.\n")
+    assert import_(course, source, "--name", "out").returncode == 0
+    lecture = (course / "lectures" / "out.md").read_text()
+    assert "## Données {#donnees needs=start}" in lecture and lecture.rstrip().endswith("The end.")
+    assert "Out[" not in (course / "snippets" / "out" / "donnees.py").read_text()
+    build = doit(course)
+    assert build.returncode == 0, build.stdout + build.stderr
+    report = (course / "build" / "claims" / "out.txt").read_text()
+    assert report.startswith("out: 1 of 2 code blocks print otherwise")  # the 5 that should be a 4
+    assert "-tensor([1, 2, 3, 5])\n+tensor([1, 2, 3, 4])" in report
