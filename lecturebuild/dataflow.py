@@ -58,6 +58,8 @@ class Effects:
     links: dict[str, set[str]] = field(default_factory=dict)  # a bound name -> names it was made from
     modules: set[str] = field(default_factory=set)  # names bound by imports
     functions: dict[str, set[str]] = field(default_factory=dict)  # a def -> global names its body changes
+    function_reads: dict[str, set[str]] = field(default_factory=dict)  # a def -> global names its body reads
+    function_calls: dict[str, set[str]] = field(default_factory=dict)  # a def -> names its body calls
     calls: set[str] = field(default_factory=set)  # names called as functions
     passed: dict[str, set[str]] = field(default_factory=dict)  # a called name -> roots of its arguments
     settings: set[str] = field(default_factory=set)  # `torch.set_printoptions`, ...: what it sets, if rooted at a module
@@ -201,11 +203,13 @@ class _Visitor(ast.NodeVisitor):
         else:
             for default in node.args.defaults + [d for d in node.args.kw_defaults if d is not None]:
                 self.visit(default)
-        free, changed = _scope(node)
+        free, changed, calls = _scope(node)
         self.late_reads |= free
         self.found.defines.add(node.name)
         self.found.links[node.name] = set()
         self.found.functions[node.name] = changed
+        self.found.function_reads[node.name] = free
+        self.found.function_calls[node.name] = calls
 
     visit_AsyncFunctionDef = visit_ClassDef = visit_FunctionDef
 
@@ -253,8 +257,9 @@ class _Visitor(ast.NodeVisitor):
     visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _comprehension
 
 
-def _scope(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda) -> tuple[set[str], set[str]]:
-    """(the names a function or class reads from the module, the module names its body changes)."""
+def _scope(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+    """(the names a function or class reads from the module, the module names its body changes, the
+    names it calls)."""
     local: set[str] = set()
     if not isinstance(node, ast.ClassDef):
         arguments = node.args
@@ -281,8 +286,14 @@ def _scope(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lam
     for statement in body:
         inner.visit(statement)
     free = (inner.found.reads | inner.late_reads | _loads_all(body)) - local
-    changed = (inner.found.changes | declared_global) - local
-    return free, changed
+    changed: set[str] = set()
+    stack = list(inner.found.changes | declared_global)
+    while stack:  # `opt = SGD(model.parameters()); opt.step()` inside the body changes the global model
+        name = stack.pop()
+        if name not in changed:
+            changed.add(name)
+            stack.extend(inner.found.links.get(name, ()))
+    return free, changed - local, inner.found.calls
 
 
 def _loads_all(body: list) -> set[str]:
@@ -311,6 +322,8 @@ class Tracker:
         self.modules: set[str] = set()
         self.functions: dict[str, set[str]] = {}  # a def of the lecture -> names its body changes
         self.settings: dict[str, set[str]] = {}  # section -> module settings it made: later sections need it
+        self.function_reads: dict[str, set[str]] = {}  # a def -> global names its body reads when called
+        self.function_calls: dict[str, set[str]] = {}
         self.writers["device"] = [""]  # the build defines it for every section
         if setup.strip():
             self.add("", [setup])  # the setup runs before every section: never needed
@@ -322,7 +335,12 @@ class Tracker:
         own: set[str] = set()
         for code in blocks:
             found = effects(code)
-            for name in sorted(found.reads - own):
+            self.function_reads.update(found.function_reads)
+            self.function_calls.update(found.function_calls)
+            called = self._called(found.calls)
+            # Calling a lecture function reads the globals its body reads, as they are at the call.
+            reads = found.reads | {n for f in called for n in self.function_reads.get(f, ())}
+            for name in sorted(reads - own):
                 if name not in self.writers:
                     undefined.add(name)
                 for writer in self.writers.get(name, []):
@@ -338,8 +356,8 @@ class Tracker:
                 own.add(name)
             self.links.update(found.links)
             changed = set(found.changes)
-            for called in found.calls & self.functions.keys():
-                changed |= self.functions[called] | found.passed.get(called, set())
+            for function in called & self.functions.keys():
+                changed |= self.functions[function] | found.passed.get(function, set())
             for name in self._linked(changed) - self.modules - self.functions.keys():
                 writers = self.writers.get(name)
                 if writers is not None and writers[-1] != section:
@@ -348,6 +366,17 @@ class Tracker:
             if writer != section:
                 needs.setdefault(writer, set()).update(settings)
         return Needs(needs, undefined)
+
+    def _called(self, calls: set[str]) -> set[str]:
+        """The lecture functions among `calls`, and those they call, directly or not."""
+        seen: set[str] = set()
+        stack = [c for c in calls if c in self.function_reads]
+        while stack:
+            name = stack.pop()
+            if name not in seen:
+                seen.add(name)
+                stack.extend(c for c in self.function_calls.get(name, ()) if c in self.function_reads)
+        return seen
 
     def _linked(self, names: set[str]) -> set[str]:
         """The names and everything they were made from, directly or not."""

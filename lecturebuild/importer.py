@@ -197,6 +197,8 @@ def _gallery_blocks(source: Path, text: str) -> list[Block]:
 IN_PROMPT = re.compile(r"^In \[(?:\s*|\d+|None)\]:[ \t]*$", re.M)
 OUT_PROMPT = re.compile(r"^Out\[\d*\]:[ \t]*(.*)$")
 MARKDOWN_HEADING = re.compile(r"^#{1,6} \S")
+# The first line of a paragraph that is a printed value, not code: tensor(15), torch.Size([2, 3]), 0.25, ...
+PRINTED = re.compile(r"^(?:tensor\(|torch\.Size\(|array\(|Parameter containing|-?\d|True$|False$|None$|\[|\(|<|\{)")
 
 
 def _text_export_blocks(source: Path, text: str) -> list[Block]:
@@ -204,13 +206,11 @@ def _text_export_blocks(source: Path, text: str) -> list[Block]:
     prompts = [text.count("\n", 0, m.start()) for m in IN_PROMPT.finditer(text)]
     blocks = _markdown_blocks("\n".join(lines[:prompts[0]]), 1, markdown_fences=False)
     for number, (start, end) in enumerate(zip(prompts, prompts[1:] + [len(lines)]), start=1):
-        code, output, prose = _split_cell(lines[start + 1:end])
+        code, claims, prose = _split_cell(lines[start + 1:end])
         where = f"line {start + 2} (cell {number})"
         if not _parses(code):
             where += " (a block that does not parse, left as it is: the build will report it)"
-        block = Block("code", code, start + 2, where=where)
-        if output:
-            block.claims.append({"value": output})
+        block = Block("code", code, start + 2, claims=claims, where=where)
         if _has_code(code):
             blocks.append(block)
         if prose.strip():
@@ -218,8 +218,8 @@ def _text_export_blocks(source: Path, text: str) -> list[Block]:
     return blocks
 
 
-def _split_cell(lines: list[str]) -> tuple[str, list[str], str]:
-    """(the code, the Out[] value shown, the Markdown that follows) of the text after an In prompt. The
+def _split_cell(lines: list[str]) -> tuple[str, list[dict], str]:
+    """(the code, the outputs shown, the Markdown that follows) of the text after an In prompt. The
     code is the longest part that parses and ends at a blank line; comment paragraphs at its end go to
     the Markdown when Markdown follows them or when they read as Markdown headings."""
     shown = next((k for k, line in enumerate(lines) if OUT_PROMPT.match(line)), len(lines))
@@ -240,14 +240,19 @@ def _split_cell(lines: list[str]) -> tuple[str, list[str], str]:
             break
         rest = "\n".join(last) + "\n\n" + rest
         kept = "\n".join(kept[:blanks[-1]]).rstrip().split("\n")
+    claims: list[dict] = []
+    blanks = [k for k, line in enumerate(kept) if not line.strip()]
+    if blanks and PRINTED.match(kept[blanks[-1] + 1]) and "print(" in "\n".join(kept[:blanks[-1]]):
+        # What the cell printed, pasted under it without a prompt; `tensor(15)` parses, but is output.
+        claims.append({"stdout": kept[blanks[-1] + 1:]})
+        kept = "\n".join(kept[:blanks[-1]]).rstrip().split("\n")
     code = "\n".join(kept) + "\n"
-    output: list[str] = []
     rest_lines = rest.strip("\n").splitlines()
     if rest_lines and (shown := OUT_PROMPT.match(rest_lines[0])):
         taken = next((k for k, line in enumerate(rest_lines) if k and not line.strip()), len(rest_lines))
-        output = ([shown.group(1)] if shown.group(1).strip() else []) + rest_lines[1:taken]
+        claims.append({"value": ([shown.group(1)] if shown.group(1).strip() else []) + rest_lines[1:taken]})
         rest_lines = rest_lines[taken:]
-    return code, output, "\n".join(rest_lines)
+    return code, claims, "\n".join(rest_lines)
 
 
 def _notebook_blocks(source: Path, text: str) -> list[Block]:
@@ -276,6 +281,7 @@ def _notebook_blocks(source: Path, text: str) -> list[Block]:
             blocks.append(_foreign_cell(cell.source))
         elif cell.cell_type == "code" and _has_code(_python(cell.source)):
             claims, raises = _stored_outputs(cell.get("outputs", []))
+            claims = _without_magic_output(cell.source, claims)
             blocks.append(Block("code", cell.source, number, claims=claims, raises=raises, where=f"cell {number}"))
     for block in blocks:
         if block.kind == "code":
@@ -299,6 +305,19 @@ def _stored_outputs(outputs: list) -> tuple[list, str]:
             raises = output.get("ename", "Exception")
             claims.append({"error": f"{raises}: {output.get('evalue', '')}"})
     return claims, raises
+
+
+def _without_magic_output(code: str, claims: list) -> list:
+    """Stored outputs less what the import does not run: timings of %time and %%time, and everything a
+    cell with shell lines (`!pip ...`, `%pip`) printed, which cannot be told apart from the Python's."""
+    lines = [line.strip() for line in code.splitlines()]
+    if any(line.startswith(("!", "%pip", "%conda", "%%bash", "%%sh")) for line in lines):
+        return [c for c in claims if "stdout" not in c and "stderr" not in c]
+    if any(re.match(r"%%?time\b", line) for line in lines):
+        timing = re.compile(r"^(CPU times|Wall time|\d.* per loop \(mean)")
+        return [{k: [x for x in v if not timing.match(x)]} if k in ("stdout", "stderr") else {k: v}
+                for c in claims for k, v in c.items()]
+    return claims
 
 
 def _text(value) -> str:
@@ -749,6 +768,8 @@ def _write_all(source: Path, texts: dict[Path, str | None], snippet_dir: Path, f
             raise ImportProblem(folder, 0, "is a file, but the import writes a folder of this name; nothing "
                                 "was written")
     for path in [*texts, snippet_dir]:
+        if not path.parent.is_dir():
+            continue  # nothing there yet, or a file in the folder's place (refused above when it is written)
         if path.is_dir() != (path == snippet_dir) and path.exists():
             kind = "folder" if path.is_dir() else "file"
             raise ImportProblem(path, 0, f"is a {kind}, but the import writes a "
@@ -778,8 +799,8 @@ def _write_all(source: Path, texts: dict[Path, str | None], snippet_dir: Path, f
     for path, text in texts.items():
         if text is not None:
             temporary[path].replace(path)
-        else:
-            path.unlink(missing_ok=True)
+        elif path.parent.is_dir():
+            path.unlink(missing_ok=True)  # a claims file left by an earlier import of this lecture
     shutil.rmtree(old, ignore_errors=True)
 
 

@@ -191,3 +191,28 @@ def test_section_titles_never_name_a_reserved_file_or_a_module(tmp_path, title):
     build = doit(course)
     assert build.returncode == 0, build.stdout + build.stderr
     assert built_streams(course, "titles") == ["tensor(2.)\n"]
+
+
+HELPERS_NOTEBOOK = [  # the lecture's own functions read and change the global model
+    ("markdown", "# Helpers that work on a global model"),
+    ("markdown", "## Helpers"),
+    ("code", "import torch\n\nmodel = torch.nn.Linear(1, 1)\nwith torch.no_grad():\n    model.weight.fill_(0.0)\n"
+             "    model.bias.fill_(0.0)\nX = torch.tensor([[1.0], [2.0]])\ny = 2 * X\n\n"
+             "def mse():\n    return round(((model(X) - y) ** 2).mean().item(), 4)\n\n"
+             "def shrink(factor):\n    with torch.no_grad():\n        model.weight.mul_(factor)\n\n"
+             "def train(steps):\n    opt = torch.optim.SGD(model.parameters(), lr=0.1)\n    for _ in range(steps):\n"
+             "        opt.zero_grad()\n        ((model(X) - y) ** 2).mean().backward()\n        opt.step()"),
+    ("markdown", "## Training"), ("code", "train(50)"),
+    ("markdown", "## Evaluation"), ("code", "print('after training', mse())"),
+    ("markdown", "## Shrinking"), ("code", "shrink(0.5)"),
+    ("markdown", "## Evaluation again"), ("code", "print('after shrinking', mse())"),
+]
+
+
+def test_calling_lecture_functions_that_read_and_change_globals_makes_needs(tmp_path):
+    source = executed_notebook(HELPERS_NOTEBOOK, tmp_path / "helpers.ipynb")
+    course, build, said = imported_and_built(tmp_path, source, "helpers")
+    lecture = (course / "lectures" / "helpers.md").read_text()
+    assert "{#evaluation needs=helpers,training}" in lecture
+    assert "{#evaluation_again needs=helpers,training,shrinking}" in lecture
+    assert [s for s in built_streams(course, "helpers") if s] == [s for s in plain_run(code_of(HELPERS_NOTEBOOK), tmp_path) if s]

@@ -237,10 +237,12 @@ def test_a_write_error_leaves_nothing_half_imported(tmp_path):
 
 def test_ipython_magics_keep_the_statements_they_time(tmp_path):
     course = new_course(tmp_path)
-    cells = [v4.new_code_cell("import math\n%matplotlib inline\n!pip install nothing"),
+    cells = [v4.new_code_cell("import math\n%matplotlib inline\n!pip install nothing", outputs=[
+                 v4.new_output("stream", name="stdout", text="Collecting nothing\nERROR: no such package\n")]),
              v4.new_markdown_cell("## Timing"),
              v4.new_code_cell("%time total = sum(range(10))\n%timeit -n 3 math.sqrt(2)\nprint(total)"),
-             v4.new_code_cell("%%time\nprint(total * 2)"),
+             v4.new_code_cell("%%time\nprint(total * 2)", outputs=[v4.new_output(
+                 "stream", name="stdout", text="90\nCPU times: user 3 us, sys: 0 ns, total: 3 us\nWall time: 5.2 us\n")]),
              v4.new_code_cell("%%bash\necho not python")]
     nbformat.write(v4.new_notebook(cells=cells), tmp_path / "magics.ipynb")
     assert import_(course, tmp_path / "magics.ipynb", "--name", "magics").returncode == 0
@@ -254,6 +256,8 @@ def test_ipython_magics_keep_the_statements_they_time(tmp_path):
     from test_import_corpus import built_streams
 
     assert built_streams(course, "magics") == ["45\n", "90\n"]
+    # The timings and the pip log are not claims: the import runs neither.
+    assert (course / "build" / "claims" / "magics.txt").read_text().startswith("magics: 0 of 1 code blocks")
 
 
 def test_a_script_docstring_is_prose_not_code(tmp_path):
@@ -296,3 +300,26 @@ def test_a_text_export_with_out_prompts_makes_claims_and_plain_ids(tmp_path):
     report = (course / "build" / "claims" / "out.txt").read_text()
     assert report.startswith("out: 1 of 2 code blocks print otherwise")  # the 5 that should be a 4
     assert "-tensor([1, 2, 3, 5])\n+tensor([1, 2, 3, 4])" in report
+
+
+def test_a_file_named_claims_does_not_stop_an_import_without_claims(tmp_path):
+    course = new_course(tmp_path)
+    (course / "claims").write_text("notes of mine")
+    source = tmp_path / "plain.py"
+    source.write_text("# %%\nprint(6 * 7)\n")
+    done = import_(course, source, "--name", "plain")
+    assert done.returncode == 0, done.stderr
+    assert (course / "claims").read_text() == "notes of mine" and (course / "lectures" / "plain.md").is_file()
+
+
+def test_printed_output_pasted_under_a_text_export_cell_is_a_claim_not_code(tmp_path):
+    course = new_course(tmp_path)
+    source = tmp_path / "printed.txt"
+    source.write_text("# Printed\n\nIn [1]:\nimport torch\nx = torch.arange(6).reshape(2, 3)\n"
+                      "print(x.sum())\nprint(x.shape)\n\ntensor(15)\ntorch.Size([2, 3])\n\n## Next\n\n"
+                      "In [2]:\nprint(x.max())\n")
+    assert import_(course, source, "--name", "printed").returncode == 0
+    assert "tensor(15)" not in (course / "snippets" / "printed" / "start.py").read_text()
+    build = doit(course)
+    assert build.returncode == 0, build.stdout + build.stderr
+    assert (course / "build" / "claims" / "printed.txt").read_text().startswith("printed: 0 of 1 code blocks")
