@@ -292,7 +292,6 @@ def compare_claims(lecture: Lecture, claims: dict, results: dict[str, SectionRes
     return drifts
 
 
-# A call that draws random numbers, or builds a layer that draws its initial weights.
 RANDOM_STATE_NOTE = ("NOTE: this section or code it builds on draws random numbers, so the difference may come "
                      "from random state: the build reseeds before every section, while the source ran one random "
                      "stream from top to bottom; `sequential: true` in the lecture's front matter keeps the "
@@ -306,7 +305,7 @@ def random_state_note(lecture: Lecture, section_id: str, diff: str) -> str:
     """The note for a block of `section_id` that prints other numbers than the source showed, where the
     section's code, the code it builds on or the lecture's setup draws random numbers; "" elsewhere."""
     sections = {s.id: s for s in lecture.sections}
-    if getattr(lecture, "sequential", False) or section_id not in sections:
+    if lecture.sequential or section_id not in sections:
         return ""
     changed = [line for line in diff.splitlines() if line[:1] in "-+" and line[:3] not in ("---", "+++")]
     if not any(NUMBER.search(line) for line in changed):
