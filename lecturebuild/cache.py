@@ -23,7 +23,7 @@ from .store import file_digest
 
 DEVICES = ("auto", "cpu", "cuda")
 _PACKAGE = Path(__file__).resolve().parent
-EXECUTOR_FILES = ("capture.py", "figures.py", "worker.py", "model.py", "script.py")  # the code that runs snippets and records results
+EXECUTOR_FILES = ("capture.py", "figures.py", "section.py", "model.py", "script.py")  # the code that runs snippets and records results
 
 
 def _digest(*parts: str) -> str:

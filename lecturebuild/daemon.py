@@ -60,9 +60,11 @@ def socket_path(build: Path) -> Path:
 
 
 def serve_socket(path: Path, idle: float) -> None:
+    from .pool import Pool
     from .worker import ClientGone, become_subreaper, serve
 
     become_subreaper()
+    pool = Pool()  # spares stay ready between builds
     me = identity()
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     path.unlink(missing_ok=True)
@@ -81,7 +83,7 @@ def serve_socket(path: Path, idle: float) -> None:
                         return  # a build with other code: let it start a daemon of its own
                     events.write(json.dumps({"event": "ready", "pid": os.getpid()}) + "\n")
                     events.flush()
-                    serve(requests, events, connection.fileno())
+                    serve(requests, events, connection.fileno(), pool)
                 except (ClientGone, EOFError, ConnectionError, BrokenPipeError):
                     pass  # that build is gone; wait for the next one
     finally:

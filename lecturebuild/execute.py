@@ -11,11 +11,12 @@ import atexit
 import contextlib
 import json
 import sys
+from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import cache, daemon
+from . import cache, daemon, schedule
 from .model import BUILD_LIMITS, SETUP_ID, Lecture, Limits, SectionResult
 from .store import Store, file_digest, write_atomic
 from .worker import WorkerOptions
@@ -26,11 +27,13 @@ def say(message: str) -> None:
 
 
 def execute_lectures(lectures: tuple[Lecture, ...] | list[Lecture], build: Path, device: str, jobs: int = 1,
-                     time_limit: float = 600.0, root: Path | None = None) -> dict[str, list[str]]:
+                     time_limit: float = 600.0, root: Path | None = None, reuse: bool = True,
+                     done=None) -> dict[str, list[str]]:
     """Bring every section's stored result up to date; the failure messages of each lecture.
+    `done(name, digests)` is called as a lecture's last stale section ends, with the digests of its results.
 
-    The stale sections of all `lectures` go to the worker as one batch, longest first (by their last
-    run), so the longest section starts at once and the others fill the remaining cores."""
+    The stale sections of all `lectures` go to the worker as one batch, the longest chain of work first
+    (by their last runs; schedule.py), so it starts at once and the others fill the remaining cores."""
     store = Store(Path(build).resolve())
     root = Path(root or lectures[0].source.parent.parent).resolve()
     env = cache.RunEnvironment.detect(device)
@@ -49,12 +52,18 @@ def execute_lectures(lectures: tuple[Lecture, ...] | list[Lecture], build: Path,
             previous = stored[item[0].name].get(item[1].section)
             return previous.seconds if previous else 0.0
 
-        work.sort(key=lambda item: -last_seconds(item))
+        work = schedule.by_critical_path(work, lambda lecture, job: last_seconds((lecture, job)))
         for lecture, job in work:
             say(f"  {lecture.name}/{job.section}: runs ({job.reason})")
         options = WorkerOptions(device=env.device, build=store.build, root=root, jobs=jobs,
-                                limits=Limits(time=time_limit).over(BUILD_LIMITS))
-        manifest.update(_run_worker(work, options))
+                                limits=Limits(time=time_limit).over(BUILD_LIMITS), reuse=reuse)
+        def lecture_done(name: str, digests: dict[str, str]) -> None:
+            if done is not None:  # with the digests of the results the worker stored: what may be rendered
+                stored = {**manifest, **digests}
+                done(name, {sid: stored.get(f"{name}/{sid}", "") for sid in _result_paths(store, by_name[name])})
+
+        by_name = {lecture.name: lecture for lecture in lectures}
+        manifest.update(_run_worker(work, options, lecture_done))
         for lecture in lectures:  # a section's code may have written another section's result: never use it
             for sid in _changed_results(store, lecture, manifest):
                 store.result_path(lecture.name, sid).unlink(missing_ok=True)
@@ -170,10 +179,12 @@ def _changed_results(store: Store, lecture: Lecture, manifest: dict[str, str]) -
             if path.exists() and manifest.get(f"{lecture.name}/{sid}") != file_digest(path)]
 
 
-def _run_worker(work: list, options: WorkerOptions) -> dict[str, str]:
-    """Run `work` on the worker; the digests of the results it stored, by "<lecture>/<section>"."""
+def _run_worker(work: list, options: WorkerOptions, lecture_done=None) -> dict[str, str]:
+    """Run `work` on the worker; the digests of the results it stored, by "<lecture>/<section>".
+    `lecture_done(name, digests)` is called as each lecture's last section of `work` ends."""
     global _connection
     total, done, digests = len(work), 0, {}
+    left = Counter(lecture.name for lecture, _ in work)
     if _connection is None:
         _connection = daemon.connect(options.build)
     try:
@@ -185,8 +196,10 @@ def _run_worker(work: list, options: WorkerOptions) -> dict[str, str]:
             if event["event"] == "done":
                 done += 1
                 status = "ok" if event["ok"] else "FAILED"
+                reused = event.get("reused") and [sid for sid in event["reused"] if sid != SETUP_ID]
                 say(f"  [{done}/{total}] {event['lecture']}/{event['section']}: {status} in "
-                    f"{event['seconds']:.2f} s on {event['device']}")
+                    f"{event['seconds']:.2f} s on {event['device']}"
+                    + (f" (went on from {', '.join(reused)}, not run again)" if reused else ""))
                 for note in event.get("notes", ()):
                     say(f"      note: {event['lecture']}/{event['section']} {note}")
                 if "error" in event:
@@ -194,6 +207,9 @@ def _run_worker(work: list, options: WorkerOptions) -> dict[str, str]:
                 else:
                     _unstored.pop((event["lecture"], event["section"]), None)
                     digests[f"{event['lecture']}/{event['section']}"] = event["digest"]
+                left[event["lecture"]] -= 1
+                if lecture_done is not None and not left[event["lecture"]]:
+                    lecture_done(event["lecture"], digests)
         _close_worker(kill=True)  # it ended without finishing the request; the next request starts a new one
     except BaseException:
         _close_worker(kill=True)

@@ -226,6 +226,7 @@ class SectionResult:
     memory: dict[str, float] = field(default_factory=dict)  # peak memory in MB: "rss", and "cuda" on a GPU
     wall: float = 0.0  # seconds from the fork of its process to its end: compute plus per-section overhead
     notes: tuple[str, ...] = ()  # what the instructor should know about a run that went well
+    reused: tuple[str, ...] = ()  # the sections it needs that its process had run already, so were not redone
 
     @property
     def errors(self) -> tuple[Error, ...]:
@@ -264,6 +265,7 @@ class SectionResult:
             memory=dict(data.get("memory", {})),
             wall=data.get("wall", 0.0),
             notes=tuple(data.get("notes", ())),
+            reused=tuple(data.get("reused", ())),
         )
 
 

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from doit import get_var
@@ -181,6 +182,13 @@ def requested_jobs(device: str) -> int:
     return 1 if device == "cuda" else (os.cpu_count() or 1)
 
 
+def requested_reuse() -> bool:
+    """`doit reuse=no` (or $LECTUREBUILD_REUSE=no): every section replays what it needs in a fresh process
+    instead of going on from the process that ran it; the results are the same, only slower."""
+    value = (get_var("reuse") or os.environ.get("LECTUREBUILD_REUSE") or "yes").lower()
+    return value not in ("no", "0", "false", "off")
+
+
 def device_or_exit(request: str) -> str:
     try:
         return cache.resolve_device(request)
@@ -214,8 +222,7 @@ def execute_tasks(course: Course, device: str, jobs: int = 1):
         yield {
             "name": lecture.name,
             "doc": f"run the stale sections of {lecture.name}",
-            "actions": [(run_action, [lecture, course.lectures, str(store.build), device, jobs, str(course.root),
-                                      run_id()])],
+            "actions": [(run_action, [lecture, course, str(store.build), device, jobs, run_id(), requested_reuse()])],
             "file_dep": [str(lecture.source)] + _snippet_files(lecture),
             "targets": _result_files(store, lecture),
             "uptodate": [config_changed({"device": env.device, "torch": env.torch, "executor": env.executor}),
@@ -225,6 +232,7 @@ def execute_tasks(course: Course, device: str, jobs: int = 1):
         }
 
 
+@functools.lru_cache(maxsize=None)  # templates do not change while one doit run renders
 def _renderer_digest(root: Path) -> str:
     """One digest of every template and of the rendering code: editing any of them re-renders everything."""
     from .site import site_assets
@@ -331,15 +339,19 @@ def run_id() -> str:
 
 
 @reported
-def run_action(lecture: Lecture, lectures: tuple[Lecture, ...], build: str, device: str, jobs: int,
-               root: str, run: str) -> bool | TaskFailed:
+def run_action(lecture: Lecture, course: Course, build: str, device: str, jobs: int, run: str,
+               reuse: bool = True) -> bool | TaskFailed:
     """The first execute action of a build runs the stale sections of every lecture in one batch,
-    scheduled together across lectures; each lecture's action then reports that lecture's failures."""
+    scheduled together across lectures, and renders each lecture as soon as its sections are done, in a
+    thread beside the sections still running; each lecture's action then reports that lecture's failures."""
     store = Store(Path(build))
     marker = store.build / ".executed-by"
     with _execution_lock(store.build):
         if not marker.exists() or marker.read_text() != run:
-            execute_lectures(lectures, store.build, device, jobs, root=Path(root))
+            with ThreadPoolExecutor(max_workers=1) as renderer:
+                execute_lectures(course.lectures, store.build, device, jobs, root=course.root, reuse=reuse,
+                                 done=lambda name, digests: renderer.submit(render_done_lecture, course, name, build,
+                                                                            digests))
             write_atomic(marker, run)
     messages = lecture_failures(lecture, store, cache.RunEnvironment.detect(device))
     for message in messages:
@@ -382,13 +394,63 @@ def render_action(course: Course, name: str, fmt: str, build: str) -> bool | Tas
     results = good_results(store, lecture, fmt)
     if isinstance(results, TaskFailed):
         return results
-    view = lecture_view(course, lecture, results)
-    folder, _ = OUTPUTS[fmt]
-    from .notebook import write_notebook  # nbformat is slow to import: only where a notebook is written
-
-    writer = {"markdown": write_markdown, "html": write_html, "notebook": write_notebook}[fmt]
-    writer(view, store, store.build / folder)
+    _render(course, lecture, fmt, store, results)
     return True
+
+
+def _render(course: Course, lecture: Lecture, fmt: str, store: Store, results: dict[str, SectionResult]) -> None:
+    """Write the lecture in `fmt`, unless it was written from the same inputs already (while sections ran)."""
+    folder, suffix = OUTPUTS[fmt] if fmt in OUTPUTS else ("site", ".html")
+    target = store.build / folder / f"{lecture.name}{suffix}"
+    outputs = [store.build / f / f"{lecture.name}{s}" for f, s in (OUTPUTS["markdown"], OUTPUTS["notebook"])]
+    key = _render_key(course, lecture, fmt, store, outputs if fmt == "site" else [])
+    stamp = store.build / ".rendered" / f"{fmt}-{lecture.name}"
+    if target.exists() and stamp.exists() and stamp.read_text() == key:
+        return
+    stamp.unlink(missing_ok=True)
+    view = lecture_view(course, lecture, results)
+    if fmt == "site":
+        from .site import write_lecture_page
+
+        write_lecture_page(view, {lecture.name: results}, store, store.build / "site")
+    else:
+        from .notebook import write_notebook  # nbformat is slow to import: only where a notebook is written
+
+        writer = {"markdown": write_markdown, "html": write_html, "notebook": write_notebook}[fmt]
+        writer(view, store, store.build / folder)
+    stamp.parent.mkdir(exist_ok=True)
+    write_atomic(stamp, key)
+
+
+_course_digests: dict[int, tuple[Course, str]] = {}
+
+
+def _render_key(course: Course, lecture: Lecture, fmt: str, store: Store, outputs: list[Path]) -> str:
+    """What a rendering of the lecture depends on: the course as loaded, the lecture's results, the
+    templates and rendering code, and for a site page the handout and notebook it offers."""
+    if id(course) not in _course_digests:
+        _course_digests[id(course)] = (course, cache.key_of({"course": repr(course)}))
+    files = [Path(p) for p in _result_files(store, lecture)] + outputs
+    return cache.key_of({"fmt": fmt, "renderer": _renderer_digest(course.root), "course": _course_digests[id(course)][1],
+                         **{str(p): file_digest(p) if p.exists() else "" for p in files}})
+
+
+def render_done_lecture(course: Course, name: str, build: str, digests: dict[str, str]) -> None:
+    """Render a lecture whose sections all ran well, in every format, while other lectures' sections still
+    run; the render tasks that follow find it done. Only results exactly as the worker stored them (their
+    `digests`) are rendered; anything that goes wrong is left to those tasks."""
+    store = Store(Path(build))
+    lecture = course.lecture(name)
+
+    def as_stored() -> bool:
+        return all(file_digest(store.result_path(name, sid)) == digest for sid, digest in digests.items())
+
+    results = load_results(store, lecture) if as_stored() else {}
+    if not results or not as_stored() or any(r is None or not r.ok for r in results.values()):
+        return
+    with contextlib.suppress(Exception):
+        for fmt in (*OUTPUTS, "site"):
+            _render(course, lecture, fmt, store, results)
 
 
 def site_tasks(course: Course):
@@ -423,14 +485,12 @@ def site_tasks(course: Course):
 
 @reported
 def site_lecture_action(course: Course, name: str, build: str) -> bool | TaskFailed:
-    from .site import write_lecture_page
-
     store = Store(Path(build))
     lecture = course.lecture(name)
     results = good_results(store, lecture, "a site page")
     if isinstance(results, TaskFailed):
         return results
-    write_lecture_page(lecture_view(course, lecture, results), {name: results}, store, store.build / "site")
+    _render(course, lecture, "site", store, results)
     return True
 
 

@@ -23,13 +23,14 @@ WARM = {"LECTUREBUILD_WORKER_IDLE": "60"}
 
 
 def daemon_pids(course: Path) -> list[int]:
+    """The daemons serving `course` (not the spare section processes they forked, which share their command line)."""
     path = str(daemon.socket_path(course / "build"))
-    pids = []
+    parents = {}
     for proc in Path("/proc").iterdir():
         with contextlib.suppress(OSError):
             if proc.name.isdigit() and path.encode() in (proc / "cmdline").read_bytes():
-                pids.append(int(proc.name))
-    return pids
+                parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    return [pid for pid, parent in parents.items() if parent not in parents]
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Worker pieces that run in the section's child; CUDA is mocked only at the torch boundary."""
+"""What runs in a section process; CUDA is mocked only at the torch boundary."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import types
 
 import pytest
 
-from lecturebuild import worker
+from lecturebuild import section
 
 
 class FakeCuda:
@@ -45,52 +45,52 @@ def fake_torch(available):
 def test_cuda_is_described_after_the_run_and_never_made_the_default_device(monkeypatch):
     torch, calls = fake_torch(available=True)
     monkeypatch.setitem(sys.modules, "torch", torch)
-    worker._cpu_capability.cache_clear()
-    worker._check_device("cuda")
+    section._cpu_capability.cache_clear()
+    section._check_device("cuda")
     assert not torch.cuda.started and calls == []  # checking touches no GPU and sets no default device
-    device = worker._describe_device("cuda")
+    device = section._describe_device("cuda")
     assert (device.kind, device.name, device.cuda, device.isa) == ("cuda", "NVIDIA H100 80GB HBM3", "13.0", "AVX2")
     assert device.description.startswith("NVIDIA H100 80GB HBM3, CUDA 13.0, torch 2.13.0")
-    worker._cpu_capability.cache_clear()
+    section._cpu_capability.cache_clear()
 
 
 def test_cuda_without_a_gpu_fails_the_section_clearly(monkeypatch):
     torch, calls = fake_torch(available=False)
     monkeypatch.setitem(sys.modules, "torch", torch)
     with pytest.raises(RuntimeError, match="torch.cuda.is_available\\(\\) is False"):
-        worker._check_device("cuda")
+        section._check_device("cuda")
     assert calls == []
 
 
 def test_cpu_never_touches_cuda(monkeypatch):
     torch, calls = fake_torch(available=True)
     monkeypatch.setitem(sys.modules, "torch", torch)
-    worker._check_device("cpu")
-    device = worker._describe_device("cpu")
+    section._check_device("cpu")
+    device = section._describe_device("cpu")
     assert device.kind == "cpu" and device.cuda == "" and calls == [] and not torch.cuda.started
 
 
 def test_gpu_use_is_counted_in_allocations_only_once_cuda_has_started(monkeypatch):
     torch, _ = fake_torch(available=True)
     monkeypatch.setitem(sys.modules, "torch", torch)
-    assert worker._cuda_allocations() == 0
+    assert section._cuda_allocations() == 0
     torch.cuda.started, torch.cuda.allocations = True, 12
-    assert worker._cuda_allocations() == 12
+    assert section._cuda_allocations() == 12
 
 
 def test_only_sections_that_left_torch_work_on_the_cpu_are_noted():
     cpu_tensor = {"__tensor__": {"shape": [4, 3], "dtype": "float32", "device": "cpu"}}
     gpu_model = {"__module__": {"cls": "Linear", "parameters": 8, "trainable": 8, "device": "cuda"}}
-    assert worker._on_cpu({"x": cpu_tensor, "n": 3})
-    assert worker._on_cpu({"batch": [cpu_tensor]})
-    assert not worker._on_cpu({"model": gpu_model, "label": "text", "counts": [1, 2]})
+    assert section._on_cpu({"x": cpu_tensor, "n": 3})
+    assert section._on_cpu({"batch": [cpu_tensor]})
+    assert not section._on_cpu({"model": gpu_model, "label": "text", "counts": [1, 2]})
 
 
 def test_seeding_is_the_same_for_every_section():
     torch = pytest.importorskip("torch")
-    worker.seed_everything(3)
+    section.seed_everything(3)
     first = (random.random(), torch.rand(2).tolist())
-    worker.seed_everything(3)
+    section.seed_everything(3)
     assert (random.random(), torch.rand(2).tolist()) == first
 
 
@@ -100,8 +100,8 @@ def test_cuda_peak_memory_is_recorded_only_on_cuda(monkeypatch):
     torch, _ = fake_torch(available=True)
     torch.cuda.max_memory_allocated = lambda: 3 * 2**30
     monkeypatch.setitem(sys.modules, "torch", torch)
-    assert worker._cuda_peak(Device("cuda", "GPU", "2.13.0", "3.11")) == {"cuda": 3072.0}
-    assert worker._cuda_peak(Device("cpu", "CPU", "2.13.0", "3.11")) == {}
+    assert section._cuda_peak(Device("cuda", "GPU", "2.13.0", "3.11")) == {"cuda": 3072.0}
+    assert section._cuda_peak(Device("cpu", "CPU", "2.13.0", "3.11")) == {}
 
 
 # ----------------------------------------------------------------------------------------------

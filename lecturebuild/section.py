@@ -1,0 +1,402 @@
+"""Running sections inside a section process: the code whose behaviour decides what a run prints.
+
+A section process is forked from the worker (pool.py) and runs one section at a time. It keeps what it
+ran: the lecture, the sections in the order it ran them, and their namespace. A later section that
+needs exactly those sections (and maybe more) continues from there instead of running them again:
+
+    required(B) = the setup, then the sections B needs, in lecture order
+    a process that has run h can run B when h is a prefix of required(B): it replays the rest of
+    required(B) with output discarded, then runs B with output captured
+
+A fresh replay and a continuation run the same code in the same order from the same seeds, so they
+print the same; tests compare them. Each run:
+
+    seeds the random generators before the setup and before every section (a sequential lecture: once);
+    records which course files the process opened (they join the section's cache key);
+    writes its SectionResult to a hand-off file that the worker checks, completes and moves into place.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import json
+import os
+import platform
+import random
+import re
+import resource
+import shutil
+import signal
+import sys
+import threading
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .model import SETUP_ID, Device, File, Lecture, Limits, SectionResult, SnippetRun
+from .store import Store, file_digest, write_atomic
+
+
+def required(lecture: Lecture, section: str) -> tuple[str, ...]:
+    """What must have run, in order, in a process before `section` runs in it."""
+    if section == SETUP_ID:
+        return ()
+    return ((SETUP_ID,) if lecture.setup else ()) + tuple(s.id for s in lecture.closure(lecture.section(section)))
+
+
+def seed_everything(seed: int, device: str = "cpu") -> None:
+    random.seed(seed)
+    if (numpy := sys.modules.get("numpy")) is not None:
+        numpy.random.seed(seed)
+    if (torch := sys.modules.get("torch")) is not None:
+        if device == "cpu":
+            # What torch.manual_seed does on a machine without accelerators, minus queueing lazy
+            # CUDA/XPU seeding, which captures a stack trace: 3 ms a call.
+            torch.default_generator.manual_seed(seed)
+        else:
+            torch.manual_seed(seed)
+
+
+@functools.lru_cache(maxsize=None)  # read once in the worker, before it forks
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "CPU"
+
+
+@functools.lru_cache(maxsize=None)  # read once in the worker, before it forks
+def _cpu_capability() -> str:
+    torch = sys.modules.get("torch")
+    return torch.backends.cpu.get_cpu_capability() if torch is not None else ""
+
+
+def _check_device(kind: str) -> None:
+    """Fail clearly where the build asked for CUDA and this process cannot have it (touches no GPU)."""
+    torch = sys.modules.get("torch")
+    if kind == "cuda" and (torch is None or not torch.cuda.is_available()):
+        raise RuntimeError("device 'cuda' was asked for, but torch.cuda.is_available() is False here")
+
+
+def _describe_device(kind: str) -> Device:
+    """The device a section ran on; called after it ran, since naming a GPU starts CUDA."""
+    torch = sys.modules.get("torch")
+    version = torch.__version__ if torch else "none"
+    python = platform.python_version()
+    isa = _cpu_capability()
+    if kind == "cuda":
+        return Device("cuda", torch.cuda.get_device_name(0), version, python, torch.version.cuda or "", isa=isa)
+    return Device("cpu", _cpu_name(), version, python, isa=isa)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+# ----------------------------------------------------------------------------------------------
+# The child: runs one section
+
+
+class _ReadRecorder:
+    """Records, via an audit hook, the course files a section opens for reading (data files, local
+    modules: they join its cache key) and those it opens for writing (the course itself is no place to
+    write: that fails the section)."""
+
+    def __init__(self, root: Path, build: Path):
+        self.root, self.build, self.paths, self.written = str(root), str(build), set(), set()
+
+    def __call__(self, event: str, args: tuple) -> None:
+        if event != "open" or not args or not isinstance(args[0], (str, bytes, os.PathLike)):
+            return
+        mode, flags = (args[1] if len(args) > 1 else None), (args[2] if len(args) > 2 else 0)
+        writes = ((isinstance(mode, str) and any(c in mode for c in "wax+"))
+                  or (mode is None and isinstance(flags, int) and bool(flags & (os.O_WRONLY | os.O_RDWR))))
+        path = os.path.realpath(os.fsdecode(args[0]))
+        if path.startswith(self.root + os.sep) and not path.startswith(self.build + os.sep):
+            (self.written if writes else self.paths).add(path)
+
+    def course_files_written(self) -> list[str]:
+        return sorted(os.path.relpath(p, self.root) for p in self.written)
+
+    def digests(self) -> dict[str, str]:
+        root = Path(self.root)
+        return {str(Path(p).relative_to(root)): file_digest(Path(p)) for p in sorted(self.paths) if Path(p).is_file()}
+
+
+def _on_cpu(values) -> bool:
+    """Whether a section's values include a tensor or a model on the CPU (it did torch work there)."""
+    if isinstance(values, list):
+        return any(_on_cpu(v) for v in values)
+    if isinstance(values, dict):
+        info = values.get("__tensor__") or values.get("__module__")
+        if isinstance(info, dict):
+            return info.get("device") == "cpu"
+        return any(_on_cpu(v) for v in values.values())
+    return False
+
+
+UNUSED_GPU = ("ran on CUDA but never used the GPU: its models and tensors stayed on the CPU "
+              "(place them with .to(device))")
+
+
+def _limit_memory(megabytes: int) -> None:
+    """Cap the address space at what the worker already maps plus `megabytes`: allocations beyond fail."""
+    import resource
+
+    status = Path("/proc/self/status").read_text()
+    mapped = int(re.search(r"VmSize:\s+(\d+) kB", status).group(1)) * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (mapped + megabytes * 2**20, resource.RLIM_INFINITY))
+
+
+def _note_memory_limit(run: SnippetRun, megabytes: int) -> SnippetRun:
+    """Name the memory limit in an allocation failure, so the message says which limit was hit."""
+    error = run.error
+    if not megabytes or error is None or not (error.ename == "MemoryError" or "allocate" in error.evalue):
+        return run
+    noted = replace(error, evalue=f"{error.evalue} (the section's memory limit is {megabytes} MB)")
+    return replace(run, outputs=tuple(noted if o is error else o for o in run.outputs))
+
+
+def _cuda_peak(device: Device) -> dict[str, float]:
+    torch = sys.modules.get("torch")
+    if device.kind != "cuda" or torch is None:
+        return {}
+    return {"cuda": round(torch.cuda.max_memory_allocated() / 2**20, 4)}  # a small model's few KB count too
+
+
+def _cuda_allocations() -> int:
+    """How many GPU allocations this process has made; 0 while it has not started CUDA."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_initialized():
+        return 0
+    return torch.cuda.memory_stats().get("allocation.all.allocated", 0)
+
+
+def _new_namespace(lecture: Lecture, device: str) -> dict:
+    """What a section's code starts from: `device`, the torch.device to place models and data on, with
+    the lecture's float precision set (the notebook and script prelude do the same)."""
+    namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+    if (torch := sys.modules.get("torch")) is not None:
+        from .script import precision_code
+
+        exec(precision_code(lecture.precision), {"torch": torch})
+        namespace["device"] = torch.device(device)
+    return namespace
+
+
+def _reseed(lecture: Lecture, device: str) -> None:
+    """Every section starts from the lecture's seed, except in a sequential lecture: there the random
+    stream seeded before the setup runs on through all sections, as in a notebook run top to bottom."""
+    if not lecture.sequential:
+        seed_everything(lecture.seed, device)
+
+
+def _publish_files(snippet, destination: Path) -> tuple[tuple[File, ...], str]:
+    """Copy the files a snippet declared from its working folder to the results; a missing one is a failure."""
+    files = []
+    for name in snippet.files:
+        source = Path(name)
+        if not source.is_file():
+            return tuple(files), f"{snippet.file} declares the file {name!r} (:files:) but did not write it"
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(target, source.read_bytes())
+        files.append(File(file=f"{destination.name}/{name}", size=target.stat().st_size))
+    return tuple(files), ""
+
+
+
+
+class SectionProcess:
+    """The state of one section process: what it ran, for whom, and how its sections end."""
+
+    def __init__(self, root: Path, build: Path):
+        self.root, self.build = root, build
+        self.lecture: str | None = None
+        self.history: tuple[str, ...] = ()  # the sections run here, in order; SETUP_ID for the setup
+        self.namespace: dict | None = None
+        self.recorder: _ReadRecorder | None = None
+
+    def can_continue(self, lecture: Lecture, section: str) -> bool:
+        need = required(lecture, section)
+        return self.lecture in (None, lecture.name) and need[:len(self.history)] == self.history
+
+    def forkable(self) -> bool:
+        """Whether a fork of this process can go on where it stands. Not where CUDA started (a forked child
+        cannot use it), where torch ran on more than one thread (OpenMP's pool hangs in a forked child),
+        or where the sections started threads or processes (a fork would run without them)."""
+        torch = sys.modules.get("torch")
+        if torch is not None and (torch.cuda.is_initialized() or torch.get_num_threads() > 1):
+            return False
+        return threading.active_count() == 1 and not _children(os.getpid())
+
+    def run(self, lecture: Lecture, job, limits: Limits, device: str, handoff: Path) -> bool:
+        """Run `job` (its process can continue to it) and write its result to `handoff`; whether this process
+        ended cleanly enough to serve a later section."""
+        store = Store(self.build)
+        reused = self.history
+        self._enter(lecture, job, limits, store)
+        runs: list[SnippetRun] = []
+        values: dict = {}
+        notes: list[str] = []
+        memory: dict[str, float] = {}
+        try:
+            _check_device(device)
+            failure = ""
+        except Exception as exc:  # noqa: BLE001 - reported as the section's failure
+            failure = str(exc)
+        kind = Device(device, "", "", platform.python_version())
+        if not failure:
+            from .capture import OutputBudget
+
+            spill = store.output_log_path(lecture.name, job.section)
+            budget = OutputBudget(limits.output, spill, os.path.relpath(spill, self.root))
+            try:
+                runs, values, failure, used_gpu = self._run(lecture, job.section, store, device, budget)
+            finally:
+                budget.close()
+            runs = [_note_memory_limit(run, limits.memory) for run in runs]
+            kind = _describe_device(device)
+            memory = _cuda_peak(kind)
+            if kind.kind == "cuda" and job.section != SETUP_ID and not used_gpu and not failure and _on_cpu(values):
+                notes.append(UNUSED_GPU)
+        written = self.recorder.course_files_written()
+        if written and not failure:
+            failure = (f"it wrote {', '.join(written)}, in the course itself; a section may write only in its "
+                       "working folder (declare files for students with :files:); check and remove what it wrote")
+        memory = {"rss": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), **memory}
+        result = SectionResult(
+            lecture=lecture.name, section=job.section, key=job.key, inputs=job.inputs, runs=tuple(runs),
+            values=values, device=kind, seconds=round(sum(r.seconds for r in runs), 6), finished=_now(),
+            failure=failure, reads=self.recorder.digests(), memory=memory, notes=tuple(notes), reused=reused)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        write_atomic(handoff, json.dumps(result.to_data(), ensure_ascii=False))
+        clean = result.ok and not _end_leftovers()
+        self.history = required(lecture, job.section) + (job.section,) if clean else ("(spent)",)
+        return clean
+
+    def _enter(self, lecture: Lecture, job, limits: Limits, store: Store) -> None:
+        """Point output at the section's log and the working folder at its own; the first time, join the lecture."""
+        log = store.log_path(lecture.name, job.section)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+        scratch = store.scratch_dir(lecture.name, job.section)
+        for folder in (scratch, store.files_dir(lecture.name, job.section)):
+            shutil.rmtree(folder, ignore_errors=True)  # every run starts clean: no leftovers of an earlier one
+        if self.history:  # what the earlier sections left in their working folder, as a replay would leave it
+            shutil.copytree(os.getcwd(), scratch, symlinks=True)
+        else:
+            scratch.mkdir(parents=True, exist_ok=True)
+            data = self.root / "data"
+            if data.is_dir():
+                (scratch / "data").symlink_to(data)  # course data files read as data/<name>
+        os.chdir(scratch)
+        if self.lecture is None:
+            self.lecture = lecture.name
+            sys.path[:0] = [str(self.root / "snippets" / lecture.name), str(self.root)]  # local modules
+            if (torch := sys.modules.get("torch")) is not None:
+                # A fixed count, never one derived from jobs=: float results depend on how work is split.
+                torch.set_num_threads(lecture.threads)
+            self.recorder = _ReadRecorder(self.root.resolve(), self.build.resolve())
+            sys.addaudithook(self.recorder)
+        if limits.memory:
+            _limit_memory(limits.memory)
+        if (torch := sys.modules.get("torch")) is not None and torch.cuda.is_initialized():
+            torch.cuda.reset_peak_memory_stats()  # the section's peak, not an earlier one's
+
+    def _run(self, lecture: Lecture, section_id: str, store: Store, device: str, budget):
+        """Replay what the section needs and this process has not run, quietly; run the section; return
+        (runs, values, failure, whether its own code used the GPU)."""
+        from . import capture
+
+        figures = capture.FigureSink(store.figures_dir(lecture.name))
+        quiet = capture.FigureSink(None)
+        if self.namespace is None:
+            self.namespace = _new_namespace(lecture, device)
+            seed_everything(lecture.seed, device)
+        namespace = self.namespace
+        if section_id == SETUP_ID:
+            return [capture.run_snippet(lecture.setup, namespace, figures, budget)], {}, "", False
+        for needed in required(lecture, section_id)[len(self.history):]:
+            if needed == SETUP_ID:
+                error = capture.run_snippet(lecture.setup, namespace, quiet).error
+                if error is not None:
+                    return [], {}, f"the lecture's setup failed at {error.location}: {error.ename}: {error.evalue}", False
+                continue
+            _reseed(lecture, device)
+            for snippet in lecture.section(needed).snippets:
+                error = capture.run_snippet(snippet, namespace, quiet).error
+                if error is not None and not error.expected:
+                    return [], {}, (f"section {needed!r}, which this one needs, failed when replayed, at "
+                                    f"{error.location}: {error.ename}: {error.evalue}"), False
+        _reseed(lecture, device)
+        section = lecture.section(section_id)
+        before = {name: id(obj) for name, obj in namespace.items()}
+        allocations = _cuda_allocations()
+        runs, failure = [], ""
+        for snippet in section.snippets:
+            run = capture.run_snippet(snippet, namespace, figures, budget)
+            error = run.error
+            if snippet.files and error is None:
+                files, failure = _publish_files(snippet, store.files_dir(lecture.name, section_id))
+                run = replace(run, outputs=run.outputs + files)
+            runs.append(run)
+            if failure or (error is not None and not error.expected):
+                break
+            if snippet.raises and error is None:
+                failure = f"{snippet.file} is marked ':raises: {snippet.raises}' but raised nothing"
+                break
+        return runs, capture.summarise(namespace, before), failure, _cuda_allocations() > allocations
+
+
+def _processes() -> list[tuple[int, int, int]]:
+    """(pid, parent pid, process group) of every process this user can see."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path("/proc", entry, "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            found.append((int(entry), int(fields[1]), int(fields[2])))  # after the state: parent, group
+    return found
+
+
+def kill_children(pid: int, keep: set[int] = frozenset()) -> list[int]:
+    """Kill and reap the processes whose parent is `pid` (this process), except `keep`; the ones killed."""
+    return _kill([child for child, parent, _ in _processes() if parent == pid and child not in keep], reap=True)
+
+
+def _kill(pids: list[int], reap: bool) -> list[int]:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            if reap:
+                os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+    return pids
+
+
+def _children(pid: int) -> list[int]:
+    return [child for child, parent, _ in _processes() if parent == pid]
+
+
+def _end_leftovers() -> bool:
+    """End the processes a section started and left running, as a section's end always did; whether there
+    were any (then this process is not reused: a replay would have had them running)."""
+    me = os.getpid()
+    processes = _processes()
+    _kill([pid for pid, _, group in processes if group == me and pid != me], reap=False)
+    return bool(_kill([pid for pid, parent, _ in processes if parent == me], reap=True)
+                or any(group == me and pid != me for pid, _, group in processes))
