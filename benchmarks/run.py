@@ -152,14 +152,84 @@ def synthetic(work: Path) -> list[tuple]:
     return rows
 
 
-def machine() -> str:
+def chain_course(root: Path) -> Path:
+    """One lecture where a training section of about a second is followed by four that use its model."""
+    folder = root / "snippets" / "chain"
+    folder.mkdir(parents=True)
+    (root / "lectures").mkdir(parents=True)
+    (folder / "setup.py").write_text("import torch\nfrom torch import nn\n")
+    sections = {
+        "train": ("", "model = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 1)).to(device)\n"
+                      "x = torch.randn(512, 64).to(device)\ny = x.sum(dim=1, keepdim=True)\n"
+                      "optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)\nfor _ in range(1500):\n"
+                      "    loss = ((model(x) - y) ** 2).mean()\n    optimizer.zero_grad()\n    loss.backward()\n"
+                      "    optimizer.step()\nprint(f'{loss.item():.3f}')\n"),
+        **{name: ("train", f"print('{name}', model(x[:2]).shape)\n") for name in ("evaluate", "plot", "sample",
+                                                                                      "inspect")},
+    }
+    body = ""
+    for sid, (needs, code) in sections.items():
+        (folder / f"{sid}.py").write_text(code)
+        body += f"## {sid} {{#{sid}{f' needs={needs}' if needs else ''}}}\n\n```{{snippet}} {sid}.py\n```\n\n"
+    (root / "lectures" / "chain.md").write_text(
+        f"---\ntitle: Chain\norder: 1\nsummary: Sections that use a trained model.\nsetup: setup.py\n---\n{body}")
+    return root
+
+
+def longest_chain(course: Path) -> float:
+    """The longest chain of section compute: a section's own seconds plus those of the setup and the
+    sections it needs (what no schedule can overlap)."""
+    from lecturebuild.model import SETUP_ID
+    from lecturebuild.section import required
+
+    seconds = {(r["lecture"], r["section"]): r["seconds"] for r in results(course)}
+    return max(seconds[lecture.name, sid] + sum(seconds[lecture.name, n] for n in required(lecture, sid))
+               for lecture in load_course(course).lectures
+               for sid in [SETUP_ID] * bool(lecture.setup) + [s.id for s in lecture.runnable])
+
+
+def execution(work: Path, device: str) -> list[tuple]:
+    """What executing costs on `device`: per-section overhead, a cold build against its longest chain,
+    and sections that need a trained model with and without going on from its process."""
+    rows = []
+    trivial = synthetic_course(work / f"trivial-{device}", lectures=1, sections=30)
+    doit(trivial, "execute", f"device={device}")
+    overheads = [r["wall"] - r["seconds"] for r in results(trivial) if r["section"] != "_setup"]
+    median = statistics.median(overheads)
+    target = 0.050 if device == "cuda" else 0.020
+    rows.append((f"30 trivial sections on {device}: overhead per section beyond its compute, median", median * 1000,
+                 f"< {target * 1000:.0f} ms", median < target, "ms"))
+    course = copy_shipped(work / f"shipped-{device}")
+    cold, _ = doit(course, f"device={device}")
+    chain = longest_chain(course)
+    rows.append((f"Shipped course on {device}: cold full build (3 formats)", cold,
+                 f"≤ longest chain + 3 s ({chain + 3:.1f} s)", cold <= chain + 3))
+    rows.append((f"  its longest chain of section compute on {device}", chain, "", None))
+    if device == "cuda":
+        on_cpu, _ = doit(copy_shipped(work / "shipped-cpu-beside"), "device=cpu")
+        rows.append(("  the same course on this machine's CPU", on_cpu, "GPU build faster", cold < on_cpu))
+    times = {}
+    for reuse in ("yes", "no"):
+        course = chain_course(work / f"chain-{device}-{reuse}")
+        times[reuse], _ = doit(course, "execute", f"device={device}", f"reuse={reuse}")
+    rows.append((f"A trained model and 4 sections using it on {device}: execute", times["yes"],
+                 "below replaying it", times["yes"] < times["no"]))
+    rows.append(("  the same with reuse=no (each replays the training)", times["no"], "", None))
+    return rows
+
+
+def machine(device: str) -> str:
     from importlib import metadata
 
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB; Python {platform.python_version()}, "
-            f"torch {metadata.version('torch')}, nbconvert {metadata.version('nbconvert')}")
+    gpu = ""
+    if device == "cuda":
+        gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                             text=True).stdout.strip() + ", "
+    return (f"{gpu}{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB; Python {platform.python_version()}, "
+            f"torch {metadata.version('torch')}")
 
 
 def table(rows: list[tuple]) -> str:
@@ -175,16 +245,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "benchmarks.md")
     parser.add_argument("--skip-synthetic", action="store_true", help="only the shipped course")
+    parser.add_argument("--execution-only", action="store_true",
+                        help="only what executing costs, on the CPU and, where there is one, the GPU")
     args = parser.parse_args()
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    from lecturebuild.cache import cuda_present
+
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        for device in ["cpu"] + ["cuda"] * cuda_present():
+            text = f"## Execution on {device}, {when}\n\nMachine: {machine(device)}.\n\n{table(execution(work, device))}\n"
+            print(text)
+            write_between_markers(args.output, f"execution-{device}", text)
+        if args.execution_only:
+            return
         rows = shipped(work)
         if not args.skip_synthetic:
             rows += synthetic(work)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     rows.append(("Peak memory of the largest build process", peak, "", None, "MB"))
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    text = f"## CPU run, {when}\n\nMachine: {machine()}.\n\n{table(rows)}\n"
+    from importlib import metadata
+
+    text = (f"## CPU run, {when}\n\nMachine: {machine('cpu')}, nbconvert {metadata.version('nbconvert')}.\n\n"
+            f"{table(rows)}\n")
     print(text)
     write_between_markers(args.output, "cpu-run", text)
 

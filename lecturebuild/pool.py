@@ -10,17 +10,20 @@ child). It forks section processes, each of which is, in turn:
 
 A section that can go on from an idle process (section.py says when) takes, where the process can
 be forked safely, a fork of it, and the idle one stays for the next; otherwise the process itself.
-Forks are handed to the worker (a double fork; the worker is a child subreaper), so every section
-process is the worker's own child: it reaps them, reads their exit status and kills them on time.
+A fork is the idle process's child: that process reaps it and tells the worker how it ended (the
+worker reads exit statuses only of its own children), and stays until its forks have ended (they
+die with their parent, as every section process dies with the worker).
 
 Messages are pickles over a Unix socket pair, each preceded by its length.
 """
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import os
 import pickle
+import select
 import signal
 import socket
 import sys
@@ -82,20 +85,53 @@ class Process:
     pidfd: int
     channel: Channel
     device: str
+    parent: "Process | None" = None  # the idle process it was forked from; None: the worker's own child
     lecture: str | None = None  # the lecture it ran sections of; None for a spare
     history: tuple[str, ...] = ()  # the sections it ran, in order
     forkable: bool = False
     used: float = field(default_factory=time.monotonic)
+    forks: set = field(default_factory=set)  # its forks that have not ended
+    ended: dict = field(default_factory=dict)  # how its forks ended, by pid, as it reported
+    retired: bool = False  # released, but its forks still run: it ends after them
+    closed: bool = False
+    ready: bool = False  # a spare that has finished getting ready
 
-    def close(self) -> None:
-        """Let it exit (it reads end of file), and reap it."""
-        self.channel.close()
+    def receive(self) -> tuple | None:
+        """Read one message; what it says about itself ("done", "pid") is returned, what it says about its
+        forks or readiness is noted here. EOFError once it has closed its end."""
+        message = self.channel.recv()
+        if message[0] == "ready":
+            self.ready = True
+        elif message[0] == "ended":
+            self.ended[message[1]] = message[2]
+        else:
+            return message
+        return None
+
+    def listen(self) -> None:
+        """Note what an idle process or a spare reported (call when its channel is readable)."""
         try:
-            os.kill(self.pid, signal.SIGKILL)  # an idle process holds nothing worth a graceful end
-            os.waitpid(self.pid, 0)
-        except (ProcessLookupError, ChildProcessError):
+            self.receive()
+        except (EOFError, OSError):
             pass
-        os.close(self.pidfd)
+
+    def status_of(self, fork: "Process") -> int:
+        """The wait status of one of its forks that has ended."""
+        while fork.pid not in self.ended:
+            self.receive()
+        return self.ended.pop(fork.pid)
+
+
+def ended(process: Process) -> int:
+    """Reap a section process that has ended (or been killed); its wait status."""
+    if process.parent is None:
+        _, status = os.waitpid(process.pid, 0)
+    else:
+        try:
+            status = process.parent.status_of(process)
+        except (EOFError, OSError):
+            status = signal.SIGKILL  # its parent died first, and it with it
+    return status
 
 
 class Pool:
@@ -106,14 +142,18 @@ class Pool:
     def __init__(self):
         self.spares: list[Process] = []
         self.idle: list[Process] = []
-        self.spares_wanted = 0
+        self.retired: list[Process] = []
+        self.spares_wanted = self.spares_limit = 0
         self.device, self.root, self.build = "", Path(), Path()
 
-    def prepare(self, device: str, root: Path, build: Path, spares: int) -> None:
-        """Keep `spares` spares for sections on `device` of the course in `root`."""
+    def prepare(self, device: str, root: Path, build: Path, spares: int, limit: int) -> None:
+        """Keep `spares` spares for sections on `device` of the course in `root`, and up to `limit` where
+        sections find none ready (short sections on a GPU: a spare takes longer to get ready than they run)."""
         if (device, root, build) != (self.device, self.root, self.build):
             self.drop_spares()
-        self.device, self.root, self.build, self.spares_wanted = device, root, build, spares
+        self.device, self.root, self.build = device, root, build
+        self.spares_limit = max(limit, spares)
+        self.spares_wanted = min(max(self.spares_wanted, spares), self.spares_limit)
         self.refill()
 
     def refill(self) -> None:
@@ -121,7 +161,8 @@ class Pool:
             self.spares.append(_spawn(self.device, self.root, self.build))
 
     def take(self, process: Process | None) -> Process:
-        """The process a section runs in: a spare, a fork of an idle process, or the idle process itself."""
+        """The process a section runs in: a fork of an idle process, the idle process itself, or a spare
+        (call refill() once the section has started)."""
         if process is not None:
             try:
                 if process.forkable:
@@ -131,8 +172,14 @@ class Pool:
                 return process
             except (OSError, EOFError):  # it died while idle: start from a spare instead
                 self.release(process)
-        spare = self.spares.pop(0) if self.spares else _spawn(self.device, self.root, self.build)
-        self.refill()
+        for fd in select.select([p.channel for p in self.spares if not p.ready], [], [], 0)[0]:
+            next(p for p in self.spares if p.channel is fd).listen()
+        spare = next((p for p in self.spares if p.ready), None)
+        if spare is None:  # it will wait for one to get ready: keep more ready from now on
+            self.spares_wanted = min(self.spares_wanted + 1, self.spares_limit)
+            spare = self.spares[0] if self.spares else _spawn(self.device, self.root, self.build)
+        if spare in self.spares:
+            self.spares.remove(spare)
         return spare
 
     def keep(self, process: Process, lecture: str, history: tuple[str, ...], forkable: bool) -> None:
@@ -142,21 +189,62 @@ class Pool:
             self.release(min(self.idle, key=lambda p: p.used))
 
     def release(self, process: Process) -> None:
+        """End an idle process, or once its forks have ended."""
         if process in self.idle:
             self.idle.remove(process)
-        process.close()
+        if process.forks:
+            process.retired = True
+            self.retired.append(process)
+        else:
+            self.close(process)
+
+    def close(self, process: Process) -> None:
+        """End a section process now (with its forks) and reap it; its parent goes too if it only waited for it."""
+        if process.closed:
+            return
+        process.closed = True
+        try:
+            os.kill(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if process.parent is None:
+            try:
+                os.waitpid(process.pid, 0)
+            except ChildProcessError:
+                pass
+        process.channel.close()
+        os.close(process.pidfd)
+        self.forget(process)
+
+    def forget(self, process: Process) -> None:
+        """`process` has ended: its parent no longer waits for it."""
+        parent = process.parent
+        if parent is not None:
+            parent.forks.discard(process)
+            if parent.retired and not parent.forks and not parent.closed:
+                self.retired.remove(parent)
+                self.close(parent)
 
     def release_idle(self) -> None:
         for process in list(self.idle):
             self.release(process)
+        for process in list(self.retired):  # the request is over: nothing runs in their forks
+            process.forks.clear()
+            self.retired.remove(process)
+            self.close(process)
 
     def drop_spares(self) -> None:
         for process in self.spares:
-            process.close()
+            self.close(process)
         self.spares = []
 
+    def listening(self) -> dict[int, Process]:
+        """Spares, idle and retired processes by channel: readiness and forks' ends are reported there."""
+        return {p.channel.fileno(): p for p in self.spares + self.idle + self.retired}
+
     def pids(self) -> set[int]:
-        return {p.pid for p in self.spares + self.idle}
+        """The worker's own children among these."""
+        return {p.pid for p in self.spares + self.idle + self.retired if p.parent is None}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -178,80 +266,82 @@ def _spawn(device: str, root: Path, build: Path) -> Process:
 
 
 def _fork(process: Process) -> Process:
-    """A fork of an idle process, holding all it holds; it becomes the worker's child."""
+    """A fork of an idle process, holding all it holds."""
     ours, theirs = socket.socketpair()
-    process.channel.send(("fork", os.getpid()))
+    process.channel.send(("fork",))
     process.channel.send_fd(theirs.fileno())
     theirs.close()
-    channel = Channel(ours)
-    _, pid = channel.recv()  # the fork says who it is once the worker is its parent
-    return Process(pid=pid, pidfd=os.pidfd_open(pid), channel=channel, device=process.device,
+    while (answer := process.receive()) is None:  # its answer comes after any reports about earlier forks
+        pass
+    pid = answer[1]
+    fork = Process(pid=pid, pidfd=os.pidfd_open(pid), channel=Channel(ours), device=process.device, parent=process,
                    lecture=process.lecture, history=process.history)
+    process.forks.add(fork)
+    return fork
 
 
-def _live(channel: Channel, device: str, root: Path, build: Path, worker: int) -> None:
+def _live(channel: Channel, device: str, root: Path, build: Path, parent: int) -> None:
     """A section process's life: get ready, then run what the worker sends until it closes the channel."""
     code = 0
     try:
-        _begin(worker)
+        _begin(parent)
         if device == "cuda":
             warm_cuda()
+        channel.send(("ready",))
         state = SectionProcess(root, build)
+        forks: dict[int, int] = {}  # pidfd -> pid of its own forks, which it reaps
         while True:
-            try:
-                message = channel.recv()
-            except EOFError:
-                break
+            ready, _, _ = select.select([channel] + list(forks), [], [])
+            for fd in ready:
+                if fd in forks:
+                    pid = forks.pop(fd)
+                    os.close(fd)
+                    channel.send(("ended", pid, os.waitpid(pid, 0)[1]))
+            if channel not in ready:
+                continue
+            message = channel.recv()
             if message[0] == "run":
                 _, lecture, job, limits, handoff = message
-                clean = state.run(lecture, job, limits, device, Path(handoff))
+                clean = state.run(lecture, job, limits, device, Path(handoff), set(forks.values()))
                 channel.send(("done", clean, clean and state.forkable()))
             elif message[0] == "fork":
                 fd = channel.recv_fd()
-                if _fork_away(message[1]):
+                me = os.getpid()
+                sys.stdout.flush()
+                sys.stderr.flush()
+                pid = os.fork()
+                if pid == 0:  # the fork: a conversation of its own with the worker
+                    for other in forks:
+                        os.close(other)
+                    forks = {}
                     channel.close()
                     channel = Channel(socket.socket(fileno=fd))
-                    channel.send(("pid", os.getpid()))
+                    _begin(me)
                 else:
                     os.close(fd)
+                    forks[os.pidfd_open(pid)] = pid
+                    channel.send(("pid", pid))
+    except (EOFError, ConnectionError):
+        pass  # the worker closed the conversation, or is gone
     except BaseException:  # noqa: BLE001 - lecturebuild's own bug: its traceback goes to the section's log
         traceback.print_exc()
         code = INTERNAL_FAILURE
     finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        with contextlib.suppress(OSError):
+            sys.stdout.flush()
+            sys.stderr.flush()
         os._exit(code)
 
 
 def _begin(parent: int) -> None:
     """What every section process does first: a process group of its own (a time limit kills everything
-    it started), death with the worker, and a stack dump on a crash or when its time runs out."""
+    it started), death with its parent, and a stack dump on a crash or when its time runs out."""
     os.setpgid(0, 0)
     die_with_parent()
-    if os.getppid() != parent:  # the worker died before the request to die with it took effect
+    if os.getppid() != parent:  # the parent died before the request to die with it took effect
         os._exit(1)
     faulthandler.enable(file=sys.__stderr__)  # a crash leaves a traceback with the snippet line in the log
     faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
-
-
-def _fork_away(worker: int) -> bool:
-    """Fork a copy of this process that the worker adopts; True in the copy. The copy's first parent exits
-    at once, so Linux hands the copy to the nearest child subreaper: the worker."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    middle = os.fork()
-    if middle == 0:
-        if os.fork() != 0:
-            os._exit(0)
-        deadline = time.monotonic() + 10
-        while os.getppid() != worker:  # adopted once the middle process has exited
-            if time.monotonic() > deadline:
-                os._exit(1)
-            time.sleep(0.0002)
-        _begin(worker)
-        return True
-    os.waitpid(middle, 0)
-    return False
 
 
 def die_with_parent() -> None:
@@ -266,8 +356,7 @@ def die_with_parent() -> None:
 
 def become_subreaper() -> None:
     """Processes that lose their parent are handed to this process (Linux's PR_SET_CHILD_SUBREAPER) instead
-    of to init: forks of idle section processes become its children, and what finished sections left
-    running is found and ended."""
+    of to init: what finished sections left running is found among its children and ended."""
     try:
         import ctypes
 

@@ -232,11 +232,11 @@ class SectionProcess:
         torch = sys.modules.get("torch")
         if torch is not None and (torch.cuda.is_initialized() or torch.get_num_threads() > 1):
             return False
-        return threading.active_count() == 1 and not _children(os.getpid())
+        return threading.active_count() == 1 and not children(os.getpid())
 
-    def run(self, lecture: Lecture, job, limits: Limits, device: str, handoff: Path) -> bool:
+    def run(self, lecture: Lecture, job, limits: Limits, device: str, handoff: Path, keep: set[int]) -> bool:
         """Run `job` (its process can continue to it) and write its result to `handoff`; whether this process
-        ended cleanly enough to serve a later section."""
+        ended cleanly enough to serve a later section. `keep`: this process's own forks, not leftovers."""
         store = Store(self.build)
         reused = self.history
         self._enter(lecture, job, limits, store)
@@ -276,7 +276,7 @@ class SectionProcess:
         sys.stdout.flush()
         sys.stderr.flush()
         write_atomic(handoff, json.dumps(result.to_data(), ensure_ascii=False))
-        clean = result.ok and not _end_leftovers()
+        clean = result.ok and not _end_leftovers(keep)
         self.history = required(lecture, job.section) + (job.section,) if clean else ("(spent)",)
         return clean
 
@@ -372,31 +372,37 @@ def _processes() -> list[tuple[int, int, int]]:
     return found
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid`: from Linux's per-thread list where it has one (cheap), else /proc."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+        return [int(c) for task in tasks for c in Path(f"/proc/{pid}/task/{task}/children").read_text().split()]
+    except (OSError, ValueError):
+        return [child for child, parent, _ in _processes() if parent == pid]
+
+
 def kill_children(pid: int, keep: set[int] = frozenset()) -> list[int]:
     """Kill and reap the processes whose parent is `pid` (this process), except `keep`; the ones killed."""
-    return _kill([child for child, parent, _ in _processes() if parent == pid and child not in keep], reap=True)
-
-
-def _kill(pids: list[int], reap: bool) -> list[int]:
-    for pid in pids:
+    killed = [child for child in children(pid) if child not in keep]
+    for child in killed:
         try:
-            os.kill(pid, signal.SIGKILL)
-            if reap:
-                os.waitpid(pid, 0)
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
         except (ProcessLookupError, ChildProcessError):
             pass
-    return pids
+    return killed
 
 
-def _children(pid: int) -> list[int]:
-    return [child for child, parent, _ in _processes() if parent == pid]
-
-
-def _end_leftovers() -> bool:
+def _end_leftovers(keep: set[int]) -> bool:
     """End the processes a section started and left running, as a section's end always did; whether there
     were any (then this process is not reused: a replay would have had them running)."""
     me = os.getpid()
-    processes = _processes()
-    _kill([pid for pid, _, group in processes if group == me and pid != me], reap=False)
-    return bool(_kill([pid for pid, parent, _ in processes if parent == me], reap=True)
-                or any(group == me and pid != me for pid, _, group in processes))
+    if not kill_children(me, keep):
+        return False
+    for pid, _, group in _processes():  # what they started in the section's process group
+        if group == me and pid != me and pid not in keep:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    return True

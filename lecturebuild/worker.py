@@ -32,7 +32,7 @@ from pathlib import Path
 from . import schedule
 from .errors import os_problem
 from .model import BUILD_LIMITS, Device, Lecture, Limits, SectionResult
-from .pool import INTERNAL_FAILURE, Pool, Process, become_subreaper, die_with_parent
+from .pool import INTERNAL_FAILURE, Pool, Process, become_subreaper, die_with_parent, ended
 from .section import _cpu_capability, _cpu_name, _now, kill_children
 from .store import Store, read_result
 
@@ -102,6 +102,12 @@ def forks(options: WorkerOptions):
     return lambda lecture: options.reuse and options.device == "cpu" and lecture.threads == 1
 
 
+def spares_on_cuda() -> int:
+    """How many spares a CUDA build may keep ready at most ($LECTUREBUILD_SPARES, default 4): each holds a
+    CUDA context (a few hundred MB of GPU memory), and more are kept only while sections find none ready."""
+    return max(1, int(os.environ.get("LECTUREBUILD_SPARES", "4")))
+
+
 def run_jobs(work: list, options: WorkerOptions, emit, client_fd: int | None = None, pool: Pool | None = None) -> None:
     """Run every (lecture, job) of `work`, `options.jobs` at a time, in the order schedule.py gives;
     `emit(event)` reports progress. `pool` keeps spares between requests (the daemon's).
@@ -112,7 +118,8 @@ def run_jobs(work: list, options: WorkerOptions, emit, client_fd: int | None = N
     store = Store(options.build)
     pool = pool or Pool()
     lanes = max(1, options.jobs)
-    pool.prepare(options.device, options.root, options.build, min(lanes, len(work)))
+    pool.prepare(options.device, options.root, options.build, min(lanes, len(work)),
+                 lanes if options.device == "cpu" else max(lanes, spares_on_cuda()))
     plan = schedule.Plan(work, forks(options))
     running: dict[int, _Running] = {}  # by pidfd
     watched = [client_fd] if client_fd is not None else []
@@ -123,36 +130,42 @@ def run_jobs(work: list, options: WorkerOptions, emit, client_fd: int | None = N
                 running[child.process.pidfd] = child
                 emit({"event": "start", "lecture": child.lecture.name, "section": child.job.section})
             channels = {c.process.channel.fileno(): c for c in running.values() if c.channel_open}
+            listening = pool.listening()
             wait = max(0.0, min(c.started + c.limits.time for c in running.values()) - time.monotonic())
-            ready, _, _ = select.select(list(running) + list(channels) + watched, [], [], wait)
+            ready, _, _ = select.select(list(running) + list(channels) + list(listening) + watched, [], [], wait)
             if client_fd is not None and client_fd in ready:
                 raise ClientGone()
-            now, ended = time.monotonic(), False
+            now, finished = time.monotonic(), False
             for fd in ready:
-                if fd in channels:
+                if fd in listening:
+                    listening[fd].listen()
+                elif fd in channels:
                     child = channels[fd]
                     try:
-                        _, clean, forkable = child.process.channel.recv()
+                        message = child.process.receive()
                     except (EOFError, OSError):
                         child.channel_open = False  # it is ending: its pidfd says when
                         continue
+                    if message is None:
+                        continue
+                    _, clean, forkable = message
                     del running[child.process.pidfd]
-                    ended = True
+                    finished = True
                     emit(_finish(child, options, store, exited=None))
                     plan.finished(child.item)
                     if clean and options.reuse:
                         pool.keep(child.process, child.lecture.name, child.item.state, forkable)
                     else:
-                        child.process.close()
+                        pool.close(child.process)
             for fd in list(running):
                 child = running[fd]
                 timed_out = fd not in ready and now - child.started >= child.limits.time
                 if fd in ready or timed_out:
                     del running[fd]
-                    ended = True
-                    emit(_finish(child, options, store, exited=_end(child, store, timed_out)))
+                    finished = True
+                    emit(_finish(child, options, store, exited=_end(child, store, timed_out, pool)))
                     plan.finished(child.item)
-            if ended:
+            if finished:
                 for process in list(pool.idle):
                     if not plan.wanted(process):
                         pool.release(process)
@@ -161,7 +174,7 @@ def run_jobs(work: list, options: WorkerOptions, emit, client_fd: int | None = N
     finally:
         for child in running.values():  # interrupted: take every section's processes down with us
             _kill_group(child.process.pid)
-            child.process.close()
+            pool.close(child.process)
         pool.release_idle()
 
 
@@ -176,22 +189,25 @@ def _start(item: schedule.Item, idle: Process | None, options: WorkerOptions, st
     try:
         process.channel.send(message)
     except OSError:  # an idle process that died while it waited
-        process.close()
+        pool.close(process)
         process = pool.take(None)
         process.channel.send(message)
+    pool.refill()  # a spare for a later section, forked while this one runs
     return _Running(item=item, limits=limits, process=process, started=started, handoff=handoff)
 
 
-def _end(child: _Running, store: Store, timed_out: bool) -> tuple[int, bool]:
+def _end(child: _Running, store: Store, timed_out: bool, pool: Pool) -> tuple[int, bool]:
     """Stop a section process that ran out of time or ended; (its wait status, whether it timed out)."""
-    pid = child.process.pid
+    process = child.process
     if timed_out:
-        _dump_stack(pid, store.log_path(child.lecture.name, child.job.section))
-        _kill_group(pid)
-    _, status = os.waitpid(pid, 0)
-    _kill_group(pid)  # anything the section started and left running
-    child.process.channel.close()
-    os.close(child.process.pidfd)
+        _dump_stack(process.pid, store.log_path(child.lecture.name, child.job.section))
+        _kill_group(process.pid)
+    status = ended(process)
+    _kill_group(process.pid)  # anything the section started and left running
+    process.closed = True
+    process.channel.close()
+    os.close(process.pidfd)
+    pool.forget(process)
     return status, timed_out
 
 

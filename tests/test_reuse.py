@@ -11,6 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from conftest import doit
 
 SETUP = "import torch\nfrom torch import nn\nimport os\n\n\ndef count(name):\n" \
@@ -123,3 +124,17 @@ def test_where_a_fork_is_unsafe_the_process_itself_goes_on(tmp_path):
     assert reused["threads/sibling"]["reused"] == []  # the process holding `model` went on to `train`
     assert counts.count("data") == 2 and counts.count("model") == 2 and counts.count("train") == 1
     assert fresh_counts.count("data") == 5
+
+
+@pytest.mark.gpu
+def test_on_cuda_sections_start_in_warm_spares_and_dependents_go_on_in_the_same_process(tmp_path):
+    chain = {sid: CHAIN[sid] for sid in ("data", "model", "train", "evaluate", "sibling")}
+    chain["model"] = ("Model", "data", "count('model')\nprint(torch.cuda.is_initialized())\n"
+                      "model = nn.Linear(3, 1).to(device)\nx, y = x.to(device), y.to(device)\nprint(model.weight)\n")
+    (reused, counts, code, stderr), (fresh, _, fresh_code, _) = both_ways(tmp_path, "gpu", chain, "", "device=cuda")
+    assert code == fresh_code == 0, stderr
+    for key in reused:
+        assert printed(reused[key]) == printed(fresh[key]), key
+    assert reused["gpu/model"]["runs"][0]["outputs"][0]["text"].startswith("True")  # CUDA was up before it ran
+    assert reused["gpu/evaluate"]["reused"] == ["_setup", "data", "model", "train"]
+    assert reused["gpu/evaluate"]["device"]["kind"] == "cuda"
