@@ -129,6 +129,8 @@ def run_jobs(work: list, options: WorkerOptions, emit, client_fd: int | None = N
                 child = _start(*choice, options, store, pool)
                 running[child.process.pidfd] = child
                 emit({"event": "start", "lecture": child.lecture.name, "section": child.job.section})
+            if not running:  # schedule.py never leaves every section waiting on one that is not running
+                raise RuntimeError(f"no section can start: {[i.job.section for i in plan.pending]}")
             channels = {c.process.channel.fileno(): c for c in running.values() if c.channel_open}
             listening = pool.listening()
             wait = max(0.0, min(c.started + c.limits.time for c in running.values()) - time.monotonic())

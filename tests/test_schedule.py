@@ -51,6 +51,23 @@ def test_the_longest_chain_starts_first_and_a_setup_goes_before_what_waits_on_it
                      ("a", "short")]
 
 
+def test_a_rebuild_starts_the_longest_chain_first(tmp_path):
+    course = course_with(tmp_path, {
+        "a": {"quick": ("", "print('quick')\n"), "also": ("", "print('also')\n")},
+        "b": {"slow": ("", "time.sleep(1.5)\nprint('slow')\n")},
+    })
+    assert doit(course, "execute").returncode == 0
+    for lecture in ("a", "b"):  # every section runs again, now with its last run time known
+        setup = course / "snippets" / lecture / "setup.py"
+        setup.write_text(setup.read_text() + "# edited\n")
+    result = doit(course, "execute")
+    assert result.returncode == 0, result.stderr
+    planned = [line.split(":")[0].strip() for line in result.stderr.splitlines() if ": runs (" in line]
+    assert planned[:2] == ["b/_setup", "b/slow"] and len(planned) == 5
+    progress = [line for line in result.stderr.splitlines() if line.lstrip().startswith("[")]
+    assert "b/slow" in progress[-1]  # it started first and ended last: the others ran beside it
+
+
 def test_a_section_waits_for_what_it_can_go_on_from_only_where_processes_fork(tmp_path):
     course = course_with(tmp_path, {"a": {"model": ("", "pass\n"), "train": ("model", "pass\n")}})
     work = work_of(course)
