@@ -220,6 +220,7 @@ class SectionProcess:
         self.history: tuple[str, ...] = ()  # the sections run here, in order; SETUP_ID for the setup
         self.namespace: dict | None = None
         self.recorder: _ReadRecorder | None = None
+        self.scratch = Path()  # the working folder the last section started in
 
     def can_continue(self, lecture: Lecture, section: str) -> bool:
         need = required(lecture, section)
@@ -293,14 +294,24 @@ class SectionProcess:
         scratch = store.scratch_dir(lecture.name, job.section)
         for folder in (scratch, store.files_dir(lecture.name, job.section)):
             shutil.rmtree(folder, ignore_errors=True)  # every run starts clean: no leftovers of an earlier one
-        if self.history:  # what the earlier sections left in their working folder, as a replay would leave it
-            shutil.copytree(os.getcwd(), scratch, symlinks=True)
-        else:
+        where = scratch
+        if self.history and self.scratch.is_dir():
+            # What the earlier sections left in their working folder, and the folder they left the process
+            # in (a snippet may change it), as a replay in this section's own folder would leave them.
+            shutil.copytree(self.scratch, scratch, symlinks=True)
+            try:
+                inside = os.path.relpath(os.getcwd(), self.scratch)
+                where = scratch / inside if not inside.startswith("..") else Path(os.getcwd())
+            except FileNotFoundError:  # they removed it
+                pass
+        elif not self.history:
             scratch.mkdir(parents=True, exist_ok=True)
             data = self.root / "data"
             if data.is_dir():
                 (scratch / "data").symlink_to(data)  # course data files read as data/<name>
-        os.chdir(scratch)
+        scratch.mkdir(parents=True, exist_ok=True)
+        self.scratch = scratch
+        os.chdir(where)
         if self.lecture is None:
             self.lecture = lecture.name
             sys.path[:0] = [str(self.root / "snippets" / lecture.name), str(self.root)]  # local modules

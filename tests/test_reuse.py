@@ -35,8 +35,9 @@ CHAIN = {  # a lecture whose sections depend on each other as teaching code does
 }
 
 SEQUENTIAL = {  # a notebook run top to bottom: one random stream through all sections
-    "one": ("One", "", "count('one')\na = torch.rand(3)\nprint(a)\n"),
-    "two": ("Two", "", "count('two')\nb = torch.rand(2) + a[:2]\nprint(b)\n"),
+    "one": ("One", "", "count('one')\na = torch.rand(3)\nprint(a)\nos.makedirs('sub')\nos.chdir('sub')\n"
+            "open('note.txt', 'w').write('kept')\n"),
+    "two": ("Two", "", "count('two')\nb = torch.rand(2) + a[:2]\nprint(b, os.listdir('.'), os.path.basename(os.getcwd()))\n"),
     "three": ("Three", "", "count('three')\nprint(torch.randn(2), a.sum() + b.sum())\n"),
 }
 
@@ -109,6 +110,7 @@ def test_a_sequential_lecture_goes_on_through_one_random_stream(tmp_path):
     assert sorted(counts) == ["one", "three", "two"]
     assert sorted(fresh_counts) == ["one", "one", "one", "three", "two", "two"]
     assert reused["seq/three"]["reused"] == ["_setup", "one", "two"]
+    assert "['note.txt'] sub" in reused["seq/two"]["runs"][0]["outputs"][0]["text"]  # where `one` left it
 
 
 def test_where_a_fork_is_unsafe_the_process_itself_goes_on(tmp_path):
