@@ -16,7 +16,7 @@ ROOT = Path(get_var("course") or Path(__file__).resolve().parent).resolve()
 os.chdir(ROOT)  # as doit does for its own folder: messages then name files relative to the course
 DOIT_CONFIG = tasks.doit_config(ROOT)
 COURSE = tasks.load_or_exit(ROOT)
-DEVICE = tasks.device_or_exit(tasks.requested_device())
+DEVICE = tasks.device_or_exit(tasks.requested_device(), COURSE)
 JOBS = tasks.requested_jobs(DEVICE)
 
 

@@ -45,7 +45,8 @@ class RunEnvironment:
 
     @classmethod
     def detect(cls, request: str) -> "RunEnvironment":
-        return cls(device=resolve_device(request), torch=torch_version(), python=platform.python_version(),
+        device = request if request in ("cpu", "cuda") else resolve_device(request)  # resolved: checked already
+        return cls(device=device, torch=torch_version(), python=platform.python_version(),
                    executor=_digest(*((_PACKAGE / f).read_text(encoding="utf-8") for f in EXECUTOR_FILES)))
 
 
@@ -62,11 +63,12 @@ def cuda_present() -> bool:
     return "+cpu" not in torch_version() and torch_version() != "none" and Path("/dev/nvidiactl").exists()
 
 
-def resolve_device(request: str) -> str:
-    """'auto' -> 'cuda' where CUDA is present, else 'cpu'. Asking for 'cuda' without it is an error."""
+def resolve_device(request: str, remote: bool = False) -> str:
+    """'auto' -> 'cuda' where CUDA is present, else 'cpu'. Asking for 'cuda' without it is an error, unless
+    the sections run elsewhere (`remote`: on a Dask cluster, whose workers check it themselves)."""
     if request not in DEVICES:
         raise DeviceError(f"unknown device {request!r}: use one of {', '.join(DEVICES)}")
-    if request == "cuda" and not cuda_present():
+    if request == "cuda" and not remote and not cuda_present():
         raise DeviceError(f"device 'cuda' was asked for, but this machine has no CUDA device usable by torch "
                           f"{torch_version()} (a CPU build or no NVIDIA driver); use device=auto or device=cpu")
     if request == "auto":

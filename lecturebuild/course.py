@@ -50,7 +50,8 @@ FRONT_MATTER_KEYS = {"title": str, "order": int, "summary": str, "setup": str, "
                      "time_limit": (int, float), "memory_limit": int, "output_limit": int, "tolerance": (int, float),
                      "threads": int, "precision": str, "platform_tolerance": (int, float), "sequential": bool}
 REQUIRED_KEYS = ("title", "order", "summary")
-COURSE_KEYS = {"title": str, "description": str}
+COURSE_KEYS = {"title": str, "description": str, "executor": str, "scheduler": str}
+EXECUTORS = ("local", "dask")
 SECTION_ATTRIBUTES = ("needs", "time_limit", "memory_limit", "platform_tolerance")
 SNIPPET_OPTIONS = ("raises", "files")
 
@@ -77,7 +78,7 @@ def load_course(root: Path, memo: Path | None = None) -> Course:
     problems: list[Problem] = []
     validated = _read_memo(memo)
     passed: set[str] = set()
-    title, description = _load_course_config(root, problems)
+    title, description, executor, scheduler = _load_course_config(root, problems)
     lectures_dir = root / "lectures"
     sources = sorted(lectures_dir.glob("*.md")) if lectures_dir.is_dir() else []
     if not sources:
@@ -98,7 +99,8 @@ def load_course(root: Path, memo: Path | None = None) -> Course:
         except OSError:
             pass  # only a shortcut for the next load; whatever cannot be written is reported where it matters
     lectures.sort(key=lambda lec: (lec.order, lec.name))
-    return Course(root=root, title=title, description=description, lectures=tuple(lectures))
+    return Course(root=root, title=title, description=description, lectures=tuple(lectures), executor=executor,
+                  scheduler=scheduler)
 
 
 def _read_memo(memo: Path | None) -> set[str]:
@@ -118,20 +120,26 @@ def _templates_digest(root: Path) -> str:
     return h.hexdigest()
 
 
-def _load_course_config(root: Path, problems: list[Problem]) -> tuple[str, str]:
+def _load_course_config(root: Path, problems: list[Problem]) -> tuple[str, str, str, str]:
+    """The course's title, description, executor and scheduler address."""
     path = root / "course.yml"
     if not path.exists():
-        return root.name, ""
+        return root.name, "", "local", ""
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         problems.append(Problem(path, 0, f"not valid UTF-8: {exc.reason} at byte {exc.start}; save it as UTF-8"))
-        return root.name, ""
+        return root.name, "", "local", ""
     data, lines = _parse_yaml(path, text, 0, problems)
     if data is None:
-        return root.name, ""
+        return root.name, "", "local", ""
     _check_keys(path, data, lines, COURSE_KEYS, (), problems)
-    return str(data.get("title", root.name)), str(data.get("description", ""))
+    executor = str(data.get("executor", "local"))
+    if executor not in EXECUTORS:
+        problems.append(Problem(path, lines.get("executor", 0),
+                                f"'executor' must be one of {', '.join(EXECUTORS)}, got {executor!r}"))
+    return (str(data.get("title", root.name)), str(data.get("description", "")), executor,
+            str(data.get("scheduler", "")))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -40,7 +40,12 @@ def identity() -> str:
     """What a daemon must share with a build to serve it: this package's code, the interpreter, torch."""
     from .cache import torch_version
 
-    h = hashlib.sha256(f"{sys.executable}\0{torch_version()}\0".encode())
+    return hashlib.sha256(f"{sys.executable}\0{torch_version()}\0{code_digest()}".encode()).hexdigest()[:32]
+
+
+def code_digest() -> str:
+    """This package's code."""
+    h = hashlib.sha256()
     for path in sorted(PACKAGE.glob("*.py")):
         h.update(path.read_bytes())
     return h.hexdigest()[:32]

@@ -12,7 +12,7 @@ import contextlib
 import json
 import sys
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,9 +26,17 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+@dataclass(frozen=True)
+class Executor:
+    """Where stale sections run: "local" (this machine's worker) or "dask" (distributed.py)."""
+
+    kind: str = "local"
+    scheduler: str = ""  # dask: the scheduler's address; empty starts a LocalCluster for the build
+
+
 def execute_lectures(lectures: tuple[Lecture, ...] | list[Lecture], build: Path, device: str, jobs: int = 1,
                      time_limit: float = 600.0, root: Path | None = None, reuse: bool = True,
-                     done=None) -> dict[str, list[str]]:
+                     done=None, executor: Executor = Executor()) -> dict[str, list[str]]:
     """Bring every section's stored result up to date; the failure messages of each lecture.
     `done(name, digests)` is called as a lecture's last stale section ends, with the digests of its results.
 
@@ -63,7 +71,7 @@ def execute_lectures(lectures: tuple[Lecture, ...] | list[Lecture], build: Path,
                 done(name, {sid: stored.get(f"{name}/{sid}", "") for sid in _result_paths(store, by_name[name])})
 
         by_name = {lecture.name: lecture for lecture in lectures}
-        manifest.update(_run_worker(work, options, lecture_done))
+        manifest.update(_run(work, options, executor, lecture_done))
         for lecture in lectures:  # a section's code may have written another section's result: never use it
             for sid in _changed_results(store, lecture, manifest):
                 store.result_path(lecture.name, sid).unlink(missing_ok=True)
@@ -179,12 +187,40 @@ def _changed_results(store: Store, lecture: Lecture, manifest: dict[str, str]) -
             if path.exists() and manifest.get(f"{lecture.name}/{sid}") != file_digest(path)]
 
 
-def _run_worker(work: list, options: WorkerOptions, lecture_done=None) -> dict[str, str]:
-    """Run `work` on the worker; the digests of the results it stored, by "<lecture>/<section>".
+def _run(work: list, options: WorkerOptions, executor: Executor, lecture_done=None) -> dict[str, str]:
+    """Run `work` on the executor; the digests of the results stored, by "<lecture>/<section>".
     `lecture_done(name, digests)` is called as each lecture's last section of `work` ends."""
-    global _connection
     total, done, digests = len(work), 0, {}
     left = Counter(lecture.name for lecture, _ in work)
+    if executor.kind == "dask":
+        from . import distributed
+
+        events = distributed.run(work, options, executor.scheduler, say)
+    else:
+        events = _local_events(work, options)
+    for event in events:
+        done += 1
+        status = "ok" if event["ok"] else "FAILED"
+        reused = event.get("reused") and [sid for sid in event["reused"] if sid != SETUP_ID]
+        say(f"  [{done}/{total}] {event['lecture']}/{event['section']}: {status} in "
+            f"{event['seconds']:.2f} s on {event['device']}"
+            + (f" (went on from {', '.join(reused)}, not run again)" if reused else ""))
+        for note in event.get("notes", ()):
+            say(f"      note: {event['lecture']}/{event['section']} {note}")
+        if "error" in event:
+            _unstored[(event["lecture"], event["section"])] = event["error"]
+        else:
+            _unstored.pop((event["lecture"], event["section"]), None)
+            digests[f"{event['lecture']}/{event['section']}"] = event["digest"]
+        left[event["lecture"]] -= 1
+        if lecture_done is not None and not left[event["lecture"]]:
+            lecture_done(event["lecture"], digests)
+    return digests
+
+
+def _local_events(work: list, options: WorkerOptions):
+    """The local executor: this machine's worker (daemon.py), which stores each result as it ends."""
+    global _connection
     if _connection is None:
         _connection = daemon.connect(options.build)
     try:
@@ -192,29 +228,13 @@ def _run_worker(work: list, options: WorkerOptions, lecture_done=None) -> dict[s
         for line in _connection.events:
             event = json.loads(line)
             if event["event"] == "end":
-                return digests
+                return
             if event["event"] == "done":
-                done += 1
-                status = "ok" if event["ok"] else "FAILED"
-                reused = event.get("reused") and [sid for sid in event["reused"] if sid != SETUP_ID]
-                say(f"  [{done}/{total}] {event['lecture']}/{event['section']}: {status} in "
-                    f"{event['seconds']:.2f} s on {event['device']}"
-                    + (f" (went on from {', '.join(reused)}, not run again)" if reused else ""))
-                for note in event.get("notes", ()):
-                    say(f"      note: {event['lecture']}/{event['section']} {note}")
-                if "error" in event:
-                    _unstored[(event["lecture"], event["section"])] = event["error"]
-                else:
-                    _unstored.pop((event["lecture"], event["section"]), None)
-                    digests[f"{event['lecture']}/{event['section']}"] = event["digest"]
-                left[event["lecture"]] -= 1
-                if lecture_done is not None and not left[event["lecture"]]:
-                    lecture_done(event["lecture"], digests)
+                yield event
         _close_worker(kill=True)  # it ended without finishing the request; the next request starts a new one
     except BaseException:
         _close_worker(kill=True)
         raise
-    return digests
 
 
 GPU_MEMORY_HINT = ("\n    (the section needs more GPU memory than was free: other processes on the GPU hold "

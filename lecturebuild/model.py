@@ -114,6 +114,8 @@ class Course:
     title: str
     description: str
     lectures: tuple[Lecture, ...]
+    executor: str = "local"  # where sections run unless the build says otherwise: "local" or "dask"
+    scheduler: str = ""  # the Dask scheduler's address ("" starts a cluster on this machine)
 
     def lecture(self, name: str) -> Lecture:
         for lecture in self.lectures:
@@ -227,6 +229,7 @@ class SectionResult:
     wall: float = 0.0  # seconds from the fork of its process to its end: compute plus per-section overhead
     notes: tuple[str, ...] = ()  # what the instructor should know about a run that went well
     reused: tuple[str, ...] = ()  # the sections it needs that its process had run already, so were not redone
+    executor: str = ""  # where it ran when not on this machine: the Dask cluster and worker
 
     @property
     def errors(self) -> tuple[Error, ...]:
@@ -266,6 +269,7 @@ class SectionResult:
             wall=data.get("wall", 0.0),
             notes=tuple(data.get("notes", ())),
             reused=tuple(data.get("reused", ())),
+            executor=data.get("executor", ""),
         )
 
 

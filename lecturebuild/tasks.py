@@ -28,7 +28,7 @@ from doit.tools import config_changed
 from . import TEMPLATES_DIR, cache
 from .course import load_course
 from .errors import LectureBuildError, os_problem
-from .execute import execute_lectures, lecture_failures, load_results, reads_unchanged, results_untouched, say
+from .execute import Executor, execute_lectures, lecture_failures, load_results, reads_unchanged, results_untouched, say
 from .model import SETUP_ID, Course, Lecture, SectionResult
 from .render import lecture_view, write_html, write_markdown
 from .store import Store, file_digest, write_atomic
@@ -182,6 +182,17 @@ def requested_jobs(device: str) -> int:
     return 1 if device == "cuda" else (os.cpu_count() or 1)
 
 
+def requested_executor(course: Course):
+    """Where sections run: `doit executor=dask scheduler=ADDRESS`, else $LECTUREBUILD_EXECUTOR and
+    $LECTUREBUILD_SCHEDULER, else course.yml's `executor:` and `scheduler:`, else this machine."""
+    kind = get_var("executor") or os.environ.get("LECTUREBUILD_EXECUTOR") or course.executor
+    if kind not in ("local", "dask"):
+        print(f"lecturebuild: unknown executor {kind!r}: use executor=local or executor=dask", file=sys.stderr)
+        raise SystemExit(2)
+    scheduler = get_var("scheduler") or os.environ.get("LECTUREBUILD_SCHEDULER") or course.scheduler
+    return Executor(kind, scheduler if kind == "dask" else "")
+
+
 def requested_reuse() -> bool:
     """`doit reuse=no` (or $LECTUREBUILD_REUSE=no): every section replays what it needs in a fresh process
     instead of going on from the process that ran it; the results are the same, only slower."""
@@ -189,9 +200,9 @@ def requested_reuse() -> bool:
     return value not in ("no", "0", "false", "off")
 
 
-def device_or_exit(request: str) -> str:
+def device_or_exit(request: str, course: Course) -> str:
     try:
-        return cache.resolve_device(request)
+        return cache.resolve_device(request, remote=requested_executor(course).kind == "dask")
     except LectureBuildError as exc:
         print(f"lecturebuild: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -222,7 +233,8 @@ def execute_tasks(course: Course, device: str, jobs: int = 1):
         yield {
             "name": lecture.name,
             "doc": f"run the stale sections of {lecture.name}",
-            "actions": [(run_action, [lecture, course, str(store.build), device, jobs, run_id(), requested_reuse()])],
+            "actions": [(run_action, [lecture, course, str(store.build), device, jobs, run_id(), requested_reuse(),
+                                      requested_executor(course)])],
             "file_dep": [str(lecture.source)] + _snippet_files(lecture),
             "targets": _result_files(store, lecture),
             "uptodate": [config_changed({"device": env.device, "torch": env.torch, "executor": env.executor}),
@@ -340,7 +352,7 @@ def run_id() -> str:
 
 @reported
 def run_action(lecture: Lecture, course: Course, build: str, device: str, jobs: int, run: str,
-               reuse: bool = True) -> bool | TaskFailed:
+               reuse: bool = True, executor: Executor = Executor()) -> bool | TaskFailed:
     """The first execute action of a build runs the stale sections of every lecture in one batch,
     scheduled together across lectures, and renders each lecture as soon as its sections are done, in a
     thread beside the sections still running; each lecture's action then reports that lecture's failures."""
@@ -351,7 +363,7 @@ def run_action(lecture: Lecture, course: Course, build: str, device: str, jobs: 
             with ThreadPoolExecutor(max_workers=1) as renderer:
                 execute_lectures(course.lectures, store.build, device, jobs, root=course.root, reuse=reuse,
                                  done=lambda name, digests: renderer.submit(render_done_lecture, course, name, build,
-                                                                            digests))
+                                                                            digests), executor=executor)
             write_atomic(marker, run)
     messages = lecture_failures(lecture, store, cache.RunEnvironment.detect(device))
     for message in messages:
