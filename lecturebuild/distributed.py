@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import platform
+import select
 import shutil
 import threading
 from dataclasses import replace
@@ -184,11 +185,7 @@ def run_section(digest: str, files: dict[str, bytes], lecture, job, options, exp
             connection = _workers[build] = daemon._private_worker(build)
         try:
             connection.send(([(lecture, job)], options))
-            for line in connection.events:
-                if json.loads(line)["event"] == "end":
-                    break
-            else:
-                raise LectureBuildError(f"lecturebuild's worker on {worker.address} stopped")
+            _wait_for_end(connection, worker)
         except BaseException:
             _workers.pop(build, None)
             connection.close(kill=True)
@@ -204,6 +201,27 @@ def run_section(digest: str, files: dict[str, bytes], lecture, job, options, exp
     back.append(layout_path(store.output_log_path(lecture.name, job.section)))
     return {"result": result_path.read_text(encoding="utf-8"), "worker": worker.address,
             "files": {str(p.relative_to(build)): p.read_bytes() for p in back if p.is_file()}}
+
+
+def _wait_for_end(connection, worker) -> None:
+    """Read the worker's events to the end of the request; if the build cancels this task meanwhile (Ctrl-C),
+    stop the section: closing lecturebuild's worker takes its section processes with it."""
+    from distributed.worker import thread_state
+
+    key = getattr(thread_state, "key", None)
+    fd, pending = connection.events.fileno(), b""  # read unbuffered, so that select sees every line
+    while True:
+        if not select.select([fd], [], [], 0.5)[0]:
+            task = worker.state.tasks.get(key) if key is not None else None
+            if key is not None and (task is None or task.state in ("cancelled", "released", "forgotten")):
+                raise LectureBuildError("cancelled by the build")
+            continue
+        data = os.read(fd, 65536)
+        if not data:
+            raise LectureBuildError(f"lecturebuild's worker on {worker.address} stopped")
+        *lines, pending = (pending + data).split(b"\n")
+        if any(json.loads(line)["event"] == "end" for line in lines if line.strip()):
+            return
 
 
 def _materialize(root: Path, files: dict[str, bytes]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -12,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import doit
+from conftest import REPO, doit
 
 pytest.importorskip("distributed")
 
@@ -94,6 +95,39 @@ def test_faults_on_the_cluster_fail_their_section_as_they_do_locally(tmp_path):
         "Fatal Python error" in (remote / "build" / "logs" / "odd" / "segfault.log").read_text()
 
 
+@contextlib.contextmanager
+def cluster(folder: Path, workers: int):
+    """A `dask scheduler` and `workers` single-threaded `dask worker` processes, each in a folder of its own
+    (machine1, machine2, ...), as on separate machines; yields the scheduler's address."""
+    scheduler_file = folder / "scheduler.json"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    dask = str(Path(sys.executable).parent / "dask")
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True, "env": env}
+    processes = [subprocess.Popen([dask, "scheduler", "--port", "0", "--no-dashboard", "--scheduler-file",
+                                   str(scheduler_file)], cwd=folder, **quiet)]
+    try:
+        for _ in range(300):
+            if scheduler_file.exists() and scheduler_file.stat().st_size:
+                break
+            time.sleep(0.1)
+        address = json.loads(scheduler_file.read_text())["address"]
+        for n in range(1, workers + 1):
+            machine = folder / f"machine{n}"
+            machine.mkdir()
+            processes.append(subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--nworkers", "1",
+                                               "--no-dashboard", "--local-directory", str(machine)], cwd=machine,
+                                              **quiet))
+        from distributed import Client
+
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(workers, timeout=120)
+        yield address
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 def test_a_separate_scheduler_and_workers_with_their_own_folders_need_no_shared_filesystem(built_sample, tmp_path):
     local, _ = built_sample
     course = tmp_path / "course"
@@ -102,42 +136,45 @@ def test_a_separate_scheduler_and_workers_with_their_own_folders_need_no_shared_
     (course / "data" / "numbers.txt").write_text("3 4 5\n")
     code = course / "snippets" / "02_plots" / "markup.py"
     code.write_text(code.read_text() + "print(sum(map(int, open('data/numbers.txt').read().split())))\n")
-    scheduler_file = tmp_path / "scheduler.json"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    bin_dir = Path(sys.executable).parent
-    processes = [subprocess.Popen([str(bin_dir / "dask"), "scheduler", "--port", "0", "--no-dashboard",
-                                   "--scheduler-file", str(scheduler_file)], cwd=tmp_path, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
-    try:
-        for _ in range(300):
-            if scheduler_file.exists() and scheduler_file.stat().st_size:
+    with cluster(tmp_path, workers=2) as address:
+        result = doit(course, "executor=dask", f"scheduler={address}")
+    assert result.returncode == 0, result.stderr
+    assert f"on the Dask cluster at {address} (2 workers)" in result.stderr
+    found, expected = outputs(course), outputs(local)
+    assert found.pop("02_plots/markup")[0][0][-1]["text"].endswith("12\n")
+    expected.pop("02_plots/markup")
+    assert found == expected
+    used = {json.loads(p.read_text())["executor"].rsplit("worker ", 1)[1]
+            for p in (course / "build" / "results").glob("*/*.json") if "." not in p.stem}
+    assert len(used) == 2  # both machines ran sections, each from its own copy of the course files
+    for n in (1, 2):
+        assert list((tmp_path / f"machine{n}").rglob("lecturebuild/*/course/snippets/01_basics/setup.py"))
+
+
+def test_ctrl_c_stops_the_sections_running_on_the_cluster(tmp_path):
+    course = tmp_path / "course"
+    folder = course / "snippets" / "slow"
+    folder.mkdir(parents=True)
+    (course / "lectures").mkdir()
+    pids = tmp_path / "pids"
+    (folder / "setup.py").write_text("import os, time\n")
+    (folder / "sleeps.py").write_text(f"open({str(pids)!r}, 'a').write(f'{{os.getpid()}}\\n')\ntime.sleep(120)\n")
+    (course / "lectures" / "slow.md").write_text("---\ntitle: Slow\norder: 1\nsummary: Sleeps.\nsetup: setup.py\n"
+                                                 "---\n## Sleeps {#sleeps}\n\n```{snippet} sleeps.py\n```\n")
+    with cluster(tmp_path, workers=1) as address:
+        build = subprocess.Popen([sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"), f"course={course}",
+                                  "executor=dask", f"scheduler={address}"], cwd=course, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        for _ in range(1200):
+            if pids.exists() and pids.read_text().strip():
                 break
             time.sleep(0.1)
-        address = json.loads(scheduler_file.read_text())["address"]
-        for n in (1, 2):
-            folder = tmp_path / f"machine{n}"
-            folder.mkdir()
-            processes.append(subprocess.Popen(
-                [str(bin_dir / "dask"), "worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
-                 "--local-directory", str(folder)], cwd=folder, env=env, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, start_new_session=True))
-        from distributed import Client
-
-        with Client(address, timeout=60) as client:
-            client.wait_for_workers(2, timeout=120)
-        result = doit(course, "executor=dask", f"scheduler={address}")
-        assert result.returncode == 0, result.stderr
-        assert f"on the Dask cluster at {address} (2 workers)" in result.stderr
-        found, expected = outputs(course), outputs(local)
-        assert found.pop("02_plots/markup")[0][0][-1]["text"].endswith("12\n")
-        expected.pop("02_plots/markup")
-        assert found == expected
-        used = {json.loads(p.read_text())["executor"].rsplit("worker ", 1)[1]
-                for p in (course / "build" / "results").glob("*/*.json") if "." not in p.stem}
-        assert len(used) == 2  # both machines ran sections, each from its own copy of the course files
-        for n in (1, 2):
-            assert list((tmp_path / f"machine{n}").rglob("lecturebuild/*/course/snippets/01_basics/setup.py"))
-    finally:
-        for process in processes:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        section = int(pids.read_text().split()[0])
+        build.send_signal(signal.SIGINT)  # only the build: the cluster is elsewhere
+        build.communicate(timeout=60)
+        assert build.returncode != 0
+        for _ in range(100):  # the worker sees the task cancelled within a second and ends the section
+            if not Path(f"/proc/{section}").exists():
+                break
+            time.sleep(0.1)
+        assert not Path(f"/proc/{section}").exists()
