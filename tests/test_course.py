@@ -123,7 +123,14 @@ def test_section_id_defaults_to_the_title_as_an_identifier(tmp_path):
 def test_course_config_unknown_key(tmp_path):
     make_course(tmp_path, {"lec": FRONT})
     (tmp_path / "course.yml").write_text("title: C\nauthor: me\n")
-    assert problems(tmp_path) == ["course.yml:2: unknown key 'author' (known keys: description, title)"]
+    assert problems(tmp_path) == ["course.yml:2: unknown key 'author' (known keys: description, executor, scheduler, "
+                                  "title)"]
+
+
+def test_course_config_executor_must_be_known(tmp_path):
+    make_course(tmp_path, {"lec": FRONT})
+    (tmp_path / "course.yml").write_text("title: C\nexecutor: slurm\n")
+    assert problems(tmp_path) == ["course.yml:2: 'executor' must be one of local, dask, got 'slurm'"]
 
 
 def test_broken_and_unknown_names_in_templates_are_course_errors(tmp_path):

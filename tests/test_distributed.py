@@ -34,7 +34,9 @@ def test_the_sample_course_on_a_local_cluster_prints_what_the_local_build_prints
     local, _ = built_sample
     course = tmp_path / "course"
     shutil.copytree(local, course, ignore=shutil.ignore_patterns("build"))
-    result = doit(course, "executor=dask")
+    config = course / "course.yml"
+    config.write_text(config.read_text() + "executor: dask\n")  # the course's own choice
+    result = doit(course)
     assert result.returncode == 0, result.stderr
     assert "on the Dask cluster at tcp://127.0.0.1:" in result.stderr and "(2 workers)" in result.stderr
     assert outputs(course) == outputs(local)
@@ -45,7 +47,7 @@ def test_the_sample_course_on_a_local_cluster_prints_what_the_local_build_prints
     assert (course / "build" / "site" / "02_plots.html").exists()
     assert (course / "build" / "logs" / "01_basics" / "training.log").exists()
     # The cache keys do not depend on the executor: switching runs nothing.
-    again = doit(course)
+    again = doit(course, "executor=local")
     assert again.returncode == 0 and "runs (" not in again.stderr
 
 
@@ -178,3 +180,16 @@ def test_ctrl_c_stops_the_sections_running_on_the_cluster(tmp_path):
                 break
             time.sleep(0.1)
         assert not Path(f"/proc/{section}").exists()
+
+
+def test_a_local_build_never_imports_dask(tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(Path(__file__).resolve().parent / "sample_course", course)
+    blocker = tmp_path / "blocker"
+    for name in ("dask", "distributed"):
+        (blocker / name).mkdir(parents=True)
+        (blocker / name / "__init__.py").write_text(f"raise ImportError('{name} was imported')\n")
+    path = os.pathsep.join([str(blocker), str(REPO), os.environ.get("PYTHONPATH", "")])
+    result = doit(course, env={"PYTHONPATH": path})
+    assert result.returncode == 0, result.stderr
+    assert "was imported" not in result.stderr
