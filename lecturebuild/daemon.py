@@ -171,11 +171,13 @@ def _environment() -> dict:
     return {**os.environ, "PYTHONPATH": path, "PYTHONHASHSEED": HASH_SEED}
 
 
-def _private_worker(build: Path) -> Connection:
-    """A worker for this build process alone, over pipes; it dies with the build."""
+def _private_worker(build: Path, without: tuple[str, ...] = ()) -> Connection:
+    """A worker for this build process alone, over pipes; it dies with the build. `without`: environment
+    variables it must not inherit."""
     build.mkdir(parents=True, exist_ok=True)
+    env = {name: value for name, value in _environment().items() if name not in without}
     process = subprocess.Popen([sys.executable, "-m", "lecturebuild.worker"], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, text=False, cwd=build, env=_environment())
+                               stdout=subprocess.PIPE, text=False, cwd=build, env=env)
     events = open(process.stdout.fileno(), "r", closefd=False)
 
     def close(kill: bool) -> None:

@@ -182,7 +182,7 @@ def run_section(digest: str, files: dict[str, bytes], lecture, job, options, exp
     with _lock:
         connection = _workers.get(build)
         if connection is None:
-            connection = _workers[build] = daemon._private_worker(build)
+            connection = _workers[build] = daemon._private_worker(build, _set_by_dask())
         try:
             connection.send(([(lecture, job)], options))
             _wait_for_end(connection, worker)
@@ -201,6 +201,16 @@ def run_section(digest: str, files: dict[str, bytes], lecture, job, options, exp
     back.append(layout_path(store.output_log_path(lecture.name, job.section)))
     return {"result": result_path.read_text(encoding="utf-8"), "worker": worker.address,
             "files": {str(p.relative_to(build)): p.read_bytes() for p in back if p.is_file()}}
+
+
+def _set_by_dask() -> tuple[str, ...]:
+    """The environment variables a Dask nanny sets for its worker process (MALLOC_TRIM_THRESHOLD_, which
+    makes torch's allocations on the CPU several times slower, and thread counts), where they still have
+    its values: sections must run in the environment they get locally."""
+    import dask
+
+    spawned = dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {}
+    return tuple(name for name, value in spawned.items() if os.environ.get(name) == str(value))
 
 
 def _wait_for_end(connection, worker) -> None:
