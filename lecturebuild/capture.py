@@ -304,11 +304,12 @@ def _error(exc: BaseException, snippet: Snippet) -> Error:
                  expected=expected)
 
 
-def summarise(namespace: dict, before: dict[str, int]) -> dict[str, Any]:
-    """The names a section defined or rebound, as plain data the prose can quote."""
+def summarise(namespace: dict, before: dict[str, Any]) -> dict[str, Any]:
+    """The names a section defined or rebound, as plain data the prose can quote. `before` holds the
+    objects themselves, not their ids: a freed object's id is reused by the next one made."""
     values = {}
     for name, obj in namespace.items():
-        if name.startswith("_") or before.get(name) == id(obj):
+        if name.startswith("_") or (name in before and before[name] is obj):
             continue
         summary = _summary(obj)
         if summary is not None:

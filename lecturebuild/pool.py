@@ -23,6 +23,7 @@ import contextlib
 import faulthandler
 import os
 import pickle
+import random
 import select
 import signal
 import socket
@@ -95,6 +96,7 @@ class Process:
     retired: bool = False  # released, but its forks still run: it ends after them
     closed: bool = False
     ready: bool = False  # a spare that has finished getting ready
+    begun: float = 0.0  # when the section it runs started its own code, after what it replayed
 
     def receive(self) -> tuple | None:
         """Read one message; what it says about itself ("done", "pid") is returned, what it says about its
@@ -102,6 +104,8 @@ class Process:
         message = self.channel.recv()
         if message[0] == "ready":
             self.ready = True
+        elif message[0] == "begun":
+            self.begun = time.monotonic()
         elif message[0] == "ended":
             self.ended[message[1]] = message[2]
         else:
@@ -289,6 +293,7 @@ def _live(channel: Channel, device: str, root: Path, build: Path, parent: int) -
             warm_cuda()
         channel.send(("ready",))
         state = SectionProcess(root, build)
+        forked = False  # a fork that has not run a section yet
         forks: dict[int, int] = {}  # pidfd -> pid of its own forks, which it reaps
         while True:
             ready, _, _ = select.select([channel] + list(forks), [], [])
@@ -302,15 +307,20 @@ def _live(channel: Channel, device: str, root: Path, build: Path, parent: int) -
             message = channel.recv()
             if message[0] == "run":
                 _, lecture, job, limits, handoff = message
-                clean = state.run(lecture, job, limits, device, Path(handoff), set(forks.values()))
+                clean = state.run(lecture, job, limits, device, Path(handoff), set(forks.values()), forked,
+                                  lambda: channel.send(("begun",)))
+                forked = False
                 channel.send(("done", clean, clean and state.forkable()))
             elif message[0] == "fork":
                 fd = channel.recv_fd()
                 me = os.getpid()
+                stream = random.getstate()  # Python reseeds `random` in a forked child; a replay would not
                 sys.stdout.flush()
                 sys.stderr.flush()
                 pid = os.fork()
                 if pid == 0:  # the fork: a conversation of its own with the worker
+                    random.setstate(stream)
+                    forked = True
                     for other in forks:
                         os.close(other)
                     forks = {}

@@ -28,6 +28,7 @@ import re
 import resource
 import shutil
 import signal
+import stat
 import sys
 import threading
 from dataclasses import replace
@@ -143,15 +144,6 @@ UNUSED_GPU = ("ran on CUDA but never used the GPU: its models and tensors stayed
               "(place them with .to(device))")
 
 
-def _limit_memory(megabytes: int) -> None:
-    """Cap the address space at what the worker already maps plus `megabytes`: allocations beyond fail."""
-    import resource
-
-    status = Path("/proc/self/status").read_text()
-    mapped = int(re.search(r"VmSize:\s+(\d+) kB", status).group(1)) * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (mapped + megabytes * 2**20, resource.RLIM_INFINITY))
-
-
 def _note_memory_limit(run: SnippetRun, megabytes: int) -> SnippetRun:
     """Name the memory limit in an allocation failure, so the message says which limit was hit."""
     error = run.error
@@ -220,7 +212,8 @@ class SectionProcess:
         self.history: tuple[str, ...] = ()  # the sections run here, in order; SETUP_ID for the setup
         self.namespace: dict | None = None
         self.recorder: _ReadRecorder | None = None
-        self.scratch = Path()  # the working folder the last section started in
+        self.scratch = Path()  # the working folder its sections ran in
+        self._limits, self._begun = Limits(), (lambda: None)
 
     def can_continue(self, lecture: Lecture, section: str) -> bool:
         need = required(lecture, section)
@@ -233,14 +226,32 @@ class SectionProcess:
         torch = sys.modules.get("torch")
         if torch is not None and (torch.cuda.is_initialized() or torch.get_num_threads() > 1):
             return False
-        return threading.active_count() == 1 and not children(os.getpid())
+        return (threading.active_count() == 1 and not children(os.getpid()) and not self._bound_to_folder()
+                and _copyable(self.scratch))
 
-    def run(self, lecture: Lecture, job, limits: Limits, device: str, handoff: Path, keep: set[int]) -> bool:
+    def _bound_to_folder(self) -> bool:
+        """Whether what the sections left refers to their working folder by its path: a file kept open there
+        (a logging handler, a CSV being written) or a path made absolute (`Path("out").resolve()`). A fork
+        runs in a copy of the folder elsewhere, so those would point at the original."""
+        folder = str(self.scratch)
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                if os.readlink(f"/proc/self/fd/{fd}").startswith(folder + os.sep):
+                    return True
+            except OSError:
+                continue
+        return any(_mentions(value, folder) for name, value in (self.namespace or {}).items() if not name.startswith("__"))
+
+    def run(self, lecture: Lecture, job, limits: Limits, device: str, handoff: Path, keep: set[int],
+            forked: bool = False, begun=lambda: None) -> bool:
         """Run `job` (its process can continue to it) and write its result to `handoff`; whether this process
-        ended cleanly enough to serve a later section. `keep`: this process's own forks, not leftovers."""
+        ended cleanly enough to serve a later section. `keep`: this process's own forks, not leftovers;
+        `forked`: this process is a fork of the one that ran what it holds (else it is that process);
+        `begun()` is called when the section's own code starts, after what it replays."""
         store = Store(self.build)
         reused = self.history
-        self._enter(lecture, job, limits, store)
+        self._enter(lecture, job, store, forked)
+        self._limits, self._begun = limits, begun
         runs: list[SnippetRun] = []
         values: dict = {}
         notes: list[str] = []
@@ -277,12 +288,19 @@ class SectionProcess:
         sys.stdout.flush()
         sys.stderr.flush()
         write_atomic(handoff, json.dumps(result.to_data(), ensure_ascii=False))
-        clean = result.ok and not _end_leftovers(keep)
+        # A timer a section left running would fire in the process while it waits, or be lost in a fork.
+        timer = signal.getitimer(signal.ITIMER_REAL) != (0.0, 0.0)
+        clean = result.ok and not _end_leftovers(keep) and not timer
         self.history = required(lecture, job.section) + (job.section,) if clean else ("(spent)",)
+        _set_memory_limit(None)
+        os.dup2(_QUIET, 1)  # while it waits, nothing it prints goes into the section's log
+        os.dup2(_QUIET, 2)
         return clean
 
-    def _enter(self, lecture: Lecture, job, limits: Limits, store: Store) -> None:
-        """Point output at the section's log and the working folder at its own; the first time, join the lecture."""
+    def _enter(self, lecture: Lecture, job, store: Store, forked: bool) -> None:
+        """Point output at the section's log and the working folder at its own (a process that goes on keeps
+        the folder its sections ran in, as a replay would have run them all in one); the first time, join
+        the lecture."""
         log = store.log_path(lecture.name, job.section)
         log.parent.mkdir(parents=True, exist_ok=True)
         sys.stdout.flush()
@@ -292,8 +310,10 @@ class SectionProcess:
         os.dup2(fd, 2)
         os.close(fd)
         scratch = store.scratch_dir(lecture.name, job.section)
-        for folder in (scratch, store.files_dir(lecture.name, job.section)):
-            shutil.rmtree(folder, ignore_errors=True)  # every run starts clean: no leftovers of an earlier one
+        shutil.rmtree(store.files_dir(lecture.name, job.section), ignore_errors=True)
+        if self.history and not forked:
+            return self._join(lecture)
+        shutil.rmtree(scratch, ignore_errors=True)  # every run starts clean: no leftovers of an earlier one
         where = scratch
         if self.history and self.scratch.is_dir():
             # What the earlier sections left in their working folder, and the folder they left the process
@@ -312,6 +332,9 @@ class SectionProcess:
         scratch.mkdir(parents=True, exist_ok=True)
         self.scratch = scratch
         os.chdir(where)
+        self._join(lecture)
+
+    def _join(self, lecture: Lecture) -> None:
         if self.lecture is None:
             self.lecture = lecture.name
             sys.path[:0] = [str(self.root / "snippets" / lecture.name), str(self.root)]  # local modules
@@ -320,10 +343,14 @@ class SectionProcess:
                 torch.set_num_threads(lecture.threads)
             self.recorder = _ReadRecorder(self.root.resolve(), self.build.resolve())
             sys.addaudithook(self.recorder)
-        if limits.memory:
-            _limit_memory(limits.memory)
         if (torch := sys.modules.get("torch")) is not None and torch.cuda.is_initialized():
             torch.cuda.reset_peak_memory_stats()  # the section's peak, not an earlier one's
+
+    def _own_code_begins(self) -> None:
+        """Limits count from here: what the section replays ran under its own limits when it first ran."""
+        if self._limits.memory:
+            _set_memory_limit(self._limits.memory)
+        self._begun()
 
     def _run(self, lecture: Lecture, section_id: str, store: Store, device: str, budget):
         """Replay what the section needs and this process has not run, quietly; run the section; return
@@ -337,6 +364,7 @@ class SectionProcess:
             seed_everything(lecture.seed, device)
         namespace = self.namespace
         if section_id == SETUP_ID:
+            self._own_code_begins()
             return [capture.run_snippet(lecture.setup, namespace, figures, budget)], {}, "", False
         for needed in required(lecture, section_id)[len(self.history):]:
             if needed == SETUP_ID:
@@ -351,8 +379,9 @@ class SectionProcess:
                     return [], {}, (f"section {needed!r}, which this one needs, failed when replayed, at "
                                     f"{error.location}: {error.ename}: {error.evalue}"), False
         _reseed(lecture, device)
+        self._own_code_begins()
         section = lecture.section(section_id)
-        before = {name: id(obj) for name, obj in namespace.items()}
+        before = dict(namespace)
         allocations = _cuda_allocations()
         runs, failure = [], ""
         for snippet in section.snippets:
@@ -368,6 +397,49 @@ class SectionProcess:
                 failure = f"{snippet.file} is marked ':raises: {snippet.raises}' but raised nothing"
                 break
         return runs, capture.summarise(namespace, before), failure, _cuda_allocations() > allocations
+
+
+_QUIET = os.open(os.devnull, os.O_WRONLY)
+_UNLIMITED = resource.getrlimit(resource.RLIMIT_AS)
+
+
+def _set_memory_limit(megabytes: int | None) -> None:
+    """Cap the address space at what the process maps now plus `megabytes` (None: as it started)."""
+    if megabytes is None:
+        resource.setrlimit(resource.RLIMIT_AS, _UNLIMITED)
+        return
+    status = Path("/proc/self/status").read_text()
+    mapped = int(re.search(r"VmSize:\s+(\d+) kB", status).group(1)) * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (mapped + megabytes * 2**20, _UNLIMITED[1]))
+
+
+def _mentions(value, folder: str, depth: int = 0) -> bool:
+    """Whether a value, or one it holds (one level of containers and attributes), names a path in `folder`."""
+    if isinstance(value, (str, os.PathLike)):
+        return folder in os.fspath(value) if isinstance(os.fspath(value), str) else False
+    if depth >= 1:
+        return False
+    if isinstance(value, dict):
+        items = list(value.values())
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)
+    else:
+        items = list(getattr(value, "__dict__", {}).values()) if not isinstance(value, type) else []
+    return any(_mentions(item, folder, depth + 1) for item in items[:1000])
+
+
+def _copyable(folder: Path, limit: int = 512 * 2**20) -> bool:
+    """Whether a fork can have its own copy of the working folder: only files, folders and links, and not
+    more than `limit` bytes."""
+    total = 0
+    for base, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = os.path.join(base, name)
+            mode = os.lstat(path).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+                return False
+            total += os.lstat(path).st_size if stat.S_ISREG(mode) else 0
+    return total <= limit
 
 
 def _processes() -> list[tuple[int, int, int]]:

@@ -197,6 +197,9 @@ def requested_reuse() -> bool:
     """`doit reuse=no` (or $LECTUREBUILD_REUSE=no): every section replays what it needs in a fresh process
     instead of going on from the process that ran it; the results are the same, only slower."""
     value = (get_var("reuse") or os.environ.get("LECTUREBUILD_REUSE") or "yes").lower()
+    if value not in ("yes", "no", "1", "0", "true", "false", "on", "off"):
+        print(f"lecturebuild: reuse={value!r}: use reuse=yes or reuse=no", file=sys.stderr)
+        raise SystemExit(2)
     return value not in ("no", "0", "false", "off")
 
 

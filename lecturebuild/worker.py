@@ -85,6 +85,12 @@ class _Running:
     channel_open: bool = True
 
     @property
+    def deadline(self) -> float:
+        """The time limit counts what the section replays, then starts again for its own code (as its
+        replayed sections had their own limits when they ran)."""
+        return max(self.started, self.process.begun) + self.limits.time
+
+    @property
     def lecture(self) -> Lecture:
         return self.item.lecture
 
@@ -133,7 +139,7 @@ def run_jobs(work: list, options: WorkerOptions, emit, client_fd: int | None = N
                 raise RuntimeError(f"no section can start: {[i.job.section for i in plan.pending]}")
             channels = {c.process.channel.fileno(): c for c in running.values() if c.channel_open}
             listening = pool.listening()
-            wait = max(0.0, min(c.started + c.limits.time for c in running.values()) - time.monotonic())
+            wait = max(0.0, min(c.deadline for c in running.values()) - time.monotonic())
             ready, _, _ = select.select(list(running) + list(channels) + list(listening) + watched, [], [], wait)
             if client_fd is not None and client_fd in ready:
                 raise ClientGone()
@@ -161,7 +167,7 @@ def run_jobs(work: list, options: WorkerOptions, emit, client_fd: int | None = N
                         pool.close(child.process)
             for fd in list(running):
                 child = running[fd]
-                timed_out = fd not in ready and now - child.started >= child.limits.time
+                timed_out = fd not in ready and now >= child.deadline
                 if fd in ready or timed_out:
                     del running[fd]
                     finished = True
@@ -188,6 +194,7 @@ def _start(item: schedule.Item, idle: Process | None, options: WorkerOptions, st
     started = time.monotonic()
     message = ("run", item.lecture, item.job, limits, str(handoff))
     process = pool.take(idle)
+    process.begun = 0.0
     try:
         process.channel.send(message)
     except OSError:  # an idle process that died while it waited

@@ -47,9 +47,10 @@ def write_lecture(root: Path, name: str, sections: dict, front: str = "") -> Non
     folder.mkdir(parents=True)
     (folder / "setup.py").write_text(SETUP)
     body = ""
-    for sid, (title, needs, code) in sections.items():
+    for sid, (title, needs, code, *attributes) in sections.items():
         (folder / f"{sid}.py").write_text(code)
-        body += f"## {title} {{#{sid}{f' needs={needs}' if needs else ''}}}\n\n```{{snippet}} {sid}.py\n```\n\n"
+        attributes = "".join(f" {a}" for a in [f"needs={needs}"] * bool(needs) + attributes)
+        body += f"## {title} {{#{sid}{attributes}}}\n\n```{{snippet}} {sid}.py\n```\n\n"
     (root / "lectures").mkdir(exist_ok=True)
     order = len(list((root / "lectures").glob("*.md"))) + 1
     (root / "lectures" / f"{name}.md").write_text(
@@ -64,7 +65,7 @@ def build(root: Path, *args: str) -> tuple[dict, list[str], str]:
     result = doit(root, *args, env={"COUNTS": str(counts)})
     results = {f"{p.parent.name}/{p.stem}": json.loads(p.read_text())
                for p in (root / "build" / "results").glob("*/*.json") if "." not in p.stem}
-    return results, counts.read_text().split(), result.returncode, result.stderr
+    return results, counts.read_text().split() if counts.exists() else [], result.returncode, result.stderr
 
 
 def printed(result: dict) -> list:
@@ -140,3 +141,46 @@ def test_on_cuda_sections_start_in_warm_spares_and_dependents_go_on_in_the_same_
     assert reused["gpu/model"]["runs"][0]["outputs"][0]["text"].startswith("True")  # CUDA was up before it ran
     assert reused["gpu/evaluate"]["reused"] == ["_setup", "data", "model", "train"]
     assert reused["gpu/evaluate"]["device"]["kind"] == "cuda"
+
+
+EDGES = {  # state that ties a process to its working folder, timers, limits: each shaped like teaching code
+    "logs": ("Logs", "", "import logging\nlogging.basicConfig(filename='training.log', level=logging.INFO, "
+             "format='%(message)s', force=True)\nlog = logging.getLogger('course')\nlog.info('data ready')\n"
+             "metrics = open('metrics.csv', 'w', buffering=1)\nmetrics.write('step,loss\\n')\n"
+             "from pathlib import Path\nCKPT = Path('checkpoints').resolve()\nCKPT.mkdir()\n"),
+    "train": ("Train", "logs", "for step in range(3):\n    log.info(f'step {step}')\n    metrics.write(f'{step},1\\n')\n"
+              "torch.save({'w': torch.ones(2)}, CKPT / 'model.pt')\n"
+              "print(open('training.log').read(), open('metrics.csv').read(), sorted(os.listdir('checkpoints')))\n"),
+    "fifo": ("Fifo", "", "os.mkfifo('pipe')\n"),
+    "after_fifo": ("After fifo", "fifo", "print(sorted(os.listdir('.')))\n"),
+    "alarm": ("Alarm", "", "import signal\n\ndef on_alarm(*args):\n    raise TimeoutError('alarm fired')\n\n"
+              "signal.signal(signal.SIGALRM, on_alarm)\nsignal.alarm(2)\n"),
+    "after_alarm": ("After alarm", "alarm", "import time\ntime.sleep(3)\nprint('slept')\n"),
+    "capped": ("Capped", "", "small = torch.ones(10)\n", "memory_limit=300"),
+    "uncapped": ("Uncapped", "capped", "big = torch.ones(400 * 2**20 // 4)\nprint(big.shape)\n"),
+    "slow": ("Slow", "", "import time\ntime.sleep(2)\n"),
+    "after_slow": ("After slow", "slow", "import time\ntime.sleep(2)\nprint('in time')\n"),
+    "rebinds": ("Rebinds", "", "loss = 1000.5\nfor step in range(3):\n    t = torch.ones(3) * step\n"
+                "    loss = loss / 2 + step\n"),
+}
+
+
+def test_state_tied_to_a_folder_timers_and_limits_behave_as_in_a_fresh_replay(tmp_path):
+    (reused, _, _, _), (fresh, _, _, _) = both_ways(tmp_path, "edges", EDGES, "time_limit: 3.5\n")
+    for key in fresh:
+        assert printed(reused[key]) == printed(fresh[key]), key
+    train = fresh["edges/train"]["runs"][0]["outputs"][0]["text"]
+    assert "data ready\nstep 0\nstep 1\nstep 2" in train and "2,1" in train and "['model.pt']" in train
+    assert "['pipe']" in fresh["edges/after_fifo"]["runs"][0]["outputs"][0]["text"]
+    assert "alarm fired" in json.dumps(fresh["edges/after_alarm"])  # the replayed alarm fires in the dependent
+    assert fresh["edges/uncapped"]["failure"] == "" and fresh["edges/after_slow"]["failure"] == ""
+    assert {"loss", "t"} <= reused["edges/rebinds"]["values"].keys()
+
+
+def test_a_sequential_lecture_keeps_pythons_random_stream_across_forks(tmp_path):
+    sections = {"one": ("One", "", "import random\nprint(random.random())\n"),
+                "two": ("Two", "", "print(random.random(), torch.rand(1))\n")}
+    (reused, _, code, _), (fresh, _, _, _) = both_ways(tmp_path, "seqrandom", sections, "sequential: true\n")
+    assert code == 0
+    assert printed(reused["seqrandom/two"]) == printed(fresh["seqrandom/two"])
+    assert reused["seqrandom/two"]["reused"] == ["_setup", "one"]
