@@ -233,10 +233,10 @@ class SectionProcess:
         """Whether what the sections left refers to their working folder by its path: a file kept open there
         (a logging handler, a CSV being written) or a path made absolute (`Path("out").resolve()`). A fork
         runs in a copy of the folder elsewhere, so those would point at the original."""
-        folder = str(self.scratch)
+        folder, real = str(self.scratch), os.path.realpath(self.scratch)
         for fd in os.listdir("/proc/self/fd"):
             try:
-                if os.readlink(f"/proc/self/fd/{fd}").startswith(folder + os.sep):
+                if os.readlink(f"/proc/self/fd/{fd}").startswith(real + os.sep):
                     return True
             except OSError:
                 continue
