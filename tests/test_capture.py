@@ -87,7 +87,7 @@ def test_figures_are_saved_as_png_at_show_and_at_the_end(tmp_path):
 def test_summarise_keeps_only_names_the_section_defined():
     torch = pytest.importorskip("torch")
     ns = {"__builtins__": builtins, "old": 1, "torch": torch}
-    before = {k: id(v) for k, v in ns.items()}
+    before = dict(ns)
     run("import torch.nn as nn\nn = 5\nf = 0.5\nshape = torch.zeros(2, 3).shape\nt = torch.ones(1)\n"
         "m = nn.Linear(3, 2)\nlosses = [1.0, 0.5]\ncounts = {'a': 1}\n_hidden = 1\ndef fn(): pass\n", namespace=ns)
     values = capture.summarise(ns, before)
