@@ -89,7 +89,7 @@ class Process:
     parent: "Process | None" = None  # the idle process it was forked from; None: the worker's own child
     lecture: str | None = None  # the lecture it ran sections of; None for a spare
     history: tuple[str, ...] = ()  # the sections it ran, in order
-    forkable: bool = False
+    forkable: bool | None = False  # None: it has not said yet, after its last section
     used: float = field(default_factory=time.monotonic)
     forks: set = field(default_factory=set)  # its forks that have not ended
     ended: dict = field(default_factory=dict)  # how its forks ended, by pid, as it reported
@@ -106,6 +106,8 @@ class Process:
             self.ready = True
         elif message[0] == "begun":
             self.begun = time.monotonic()
+        elif message[0] == "forkable":
+            self.forkable = message[1]
         elif message[0] == "ended":
             self.ended[message[1]] = message[2]
         else:
@@ -169,6 +171,8 @@ class Pool:
         (call refill() once the section has started)."""
         if process is not None:
             try:
+                while process.forkable is None:  # it says so just after its section ends
+                    process.receive()
                 if process.forkable:
                     process.used = time.monotonic()
                     return _fork(process)
@@ -186,8 +190,8 @@ class Pool:
             self.spares.remove(spare)
         return spare
 
-    def keep(self, process: Process, lecture: str, history: tuple[str, ...], forkable: bool) -> None:
-        process.lecture, process.history, process.forkable, process.used = lecture, history, forkable, time.monotonic()
+    def keep(self, process: Process, lecture: str, history: tuple[str, ...]) -> None:
+        process.lecture, process.history, process.used = lecture, history, time.monotonic()
         self.idle.append(process)
         while len(self.idle) > self.IDLE_LIMIT:
             self.release(min(self.idle, key=lambda p: p.used))
@@ -310,7 +314,8 @@ def _live(channel: Channel, device: str, root: Path, build: Path, parent: int) -
                 clean = state.run(lecture, job, limits, device, Path(handoff), set(forks.values()), forked,
                                   lambda: channel.send(("begun",)))
                 forked = False
-                channel.send(("done", clean, clean and state.forkable()))
+                channel.send(("done", clean))  # the section's end, first: the worker stores its result at once
+                channel.send(("forkable", clean and state.forkable()))
             elif message[0] == "fork":
                 fd = channel.recv_fd()
                 me = os.getpid()

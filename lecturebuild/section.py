@@ -31,6 +31,7 @@ import signal
 import stat
 import sys
 import threading
+import types
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -417,7 +418,7 @@ def _mentions(value, folder: str, depth: int = 0) -> bool:
     """Whether a value, or one it holds (one level of containers and attributes), names a path in `folder`."""
     if isinstance(value, (str, os.PathLike)):
         return folder in os.fspath(value) if isinstance(os.fspath(value), str) else False
-    if depth >= 1:
+    if depth >= 1 or isinstance(value, (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType)):
         return False
     if isinstance(value, dict):
         items = list(value.values())

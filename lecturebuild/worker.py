@@ -156,13 +156,14 @@ def run_jobs(work: list, options: WorkerOptions, emit, client_fd: int | None = N
                         continue
                     if message is None:
                         continue
-                    _, clean, forkable = message
+                    _, clean = message
+                    child.process.forkable = None  # it says next
                     del running[child.process.pidfd]
                     finished = True
                     emit(_finish(child, options, store, exited=None))
                     plan.finished(child.item)
                     if clean and options.reuse:
-                        pool.keep(child.process, child.lecture.name, child.item.state, forkable)
+                        pool.keep(child.process, child.lecture.name, child.item.state)
                     else:
                         pool.close(child.process)
             for fd in list(running):
