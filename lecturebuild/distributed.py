@@ -46,7 +46,8 @@ def course_files(root: Path, lectures) -> dict[str, bytes]:
     limit = int(os.environ.get("LECTUREBUILD_SHIP_LIMIT_MB", SHIP_LIMIT_MB)) * 2**20
     total = sum(p.stat().st_size for p in paths)
     if total > limit:
-        largest = sorted(paths, key=lambda p: -p.stat().st_size)[:3]
+        ordered = sorted(paths, key=lambda p: -p.stat().st_size)
+        largest = ordered[:1] + [p for p in ordered[1:3] if p.stat().st_size >= 2**20]
         raise LectureBuildError(
             f"the course's files that sections may read come to {total / 2**20:.0f} MB (largest: "
             + ", ".join(f"{p.relative_to(root)} {p.stat().st_size / 2**20:.0f} MB" for p in largest)

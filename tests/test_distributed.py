@@ -146,6 +146,9 @@ def test_a_separate_scheduler_and_workers_with_their_own_folders_need_no_shared_
     (course / "data" / "numbers.txt").write_text("3 4 5\n")
     code = course / "snippets" / "02_plots" / "markup.py"
     code.write_text(code.read_text() + "print(sum(map(int, open('data/numbers.txt').read().split())))\n")
+    (course / "snippets" / "02_plots" / "weights.py").write_text("open('weights.csv', 'w').write('w,b\\n2,1\\n')\n")
+    lecture = course / "lectures" / "02_plots.md"  # a file for students, declared with :files:
+    lecture.write_text(lecture.read_text() + "\n## Weights {#weights}\n\n```{snippet} weights.py\n:files: weights.csv\n```\n")
     with cluster(tmp_path, workers=2) as address:
         result = doit(course, "executor=dask", f"scheduler={address}")
     assert result.returncode == 0, result.stderr
@@ -153,7 +156,9 @@ def test_a_separate_scheduler_and_workers_with_their_own_folders_need_no_shared_
     found, expected = outputs(course), outputs(local)
     assert found.pop("02_plots/markup")[0][0][-1]["text"].endswith("12\n")
     expected.pop("02_plots/markup")
+    assert found.pop("02_plots/weights")[2] == ""
     assert found == expected
+    assert (course / "build" / "results" / "02_plots" / "files" / "weights" / "weights.csv").read_text() == "w,b\n2,1\n"
     used = {json.loads(p.read_text())["executor"].rsplit("worker ", 1)[1]
             for p in (course / "build" / "results").glob("*/*.json") if "." not in p.stem}
     assert len(used) == 2  # both machines ran sections, each from its own copy of the course files
@@ -201,3 +206,14 @@ def test_a_local_build_never_imports_dask(tmp_path):
     result = doit(course, env={"PYTHONPATH": path})
     assert result.returncode == 0, result.stderr
     assert "was imported" not in result.stderr
+
+
+def test_a_course_with_more_files_than_a_build_ships_says_so_and_runs_nothing(tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(Path(__file__).resolve().parent / "sample_course", course)
+    (course / "data").mkdir()
+    (course / "data" / "images.bin").write_bytes(b"\0" * 3 * 2**20)
+    result = doit(course, "executor=dask", env={"LECTUREBUILD_SHIP_LIMIT_MB": "2"})
+    assert result.returncode != 0
+    assert "come to 3 MB (largest: data/images.bin 3 MB), more than the 2 MB a build ships" in result.stderr
+    assert not list((course / "build" / "results").glob("*/*.json"))
