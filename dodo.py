@@ -16,6 +16,7 @@ ROOT = Path(get_var("course") or Path(__file__).resolve().parent).resolve()
 os.chdir(ROOT)  # as doit does for its own folder: messages then name files relative to the course
 DOIT_CONFIG = tasks.doit_config(ROOT)
 COURSE = tasks.load_or_exit(ROOT)
+DOIT_CONFIG["default_tasks"] += tasks.course_formats(COURSE)  # course.yml's `slides: true`, `pdf: true`
 DEVICE = tasks.device_or_exit(tasks.requested_device(), COURSE)
 JOBS = tasks.requested_jobs(DEVICE)
 
@@ -38,6 +39,16 @@ def task_html():
 def task_notebook():
     """Render the executed notebooks: build/notebooks/<lecture>.ipynb."""
     yield from tasks.render_tasks(COURSE, "notebook")
+
+
+def task_slides():
+    """Render the slide decks from the build's results: build/slides/<lecture>.html (reveal.js, one file each)."""
+    yield from tasks.render_tasks(COURSE, "slides")
+
+
+def task_pdf():
+    """Print the lecture pages as PDF handouts with headless Chromium: build/pdf/<lecture>.pdf."""
+    yield from tasks.pdf_tasks(COURSE)
 
 
 def task_site():

@@ -43,16 +43,17 @@ import yaml
 from . import quote
 from .render import check_templates
 from .errors import CourseError, Problem
-from .model import PRECISIONS, Course, Lecture, Limits, Prose, Section, Snippet
+from .model import PRECISIONS, SLIDE_MODES, Course, Lecture, Limits, Prose, Section, Snippet
 from .store import write_atomic
 
 FRONT_MATTER_KEYS = {"title": str, "order": int, "summary": str, "setup": str, "seed": int,
                      "time_limit": (int, float), "memory_limit": int, "output_limit": int, "tolerance": (int, float),
-                     "threads": int, "precision": str, "platform_tolerance": (int, float), "sequential": bool}
+                     "threads": int, "precision": str, "platform_tolerance": (int, float), "sequential": bool,
+                     "slides": str}
 REQUIRED_KEYS = ("title", "order", "summary")
-COURSE_KEYS = {"title": str, "description": str, "executor": str, "scheduler": str}
+COURSE_KEYS = {"title": str, "description": str, "executor": str, "scheduler": str, "slides": bool, "pdf": bool}
 EXECUTORS = ("local", "dask")
-SECTION_ATTRIBUTES = ("needs", "time_limit", "memory_limit", "platform_tolerance")
+SECTION_ATTRIBUTES = ("needs", "time_limit", "memory_limit", "platform_tolerance", "slide")
 SNIPPET_OPTIONS = ("raises", "files")
 
 PROSE_RULES = "2"  # the version of quote.check_prose's rules: a memo of clean prose from older rules is void
@@ -64,6 +65,7 @@ FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*(.*)$")
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
 HEADING_ATTRIBUTES = re.compile(r"\s*\{([^{}]*)\}$")
 DIRECTIVE = re.compile(r"^\{snippet\}\s*(.*)$")
+SLIDE_BLOCK = re.compile(r"^\{slide\}\s*$")  # Markdown shown on the section's slide only
 # A {snippet} opener anywhere a fence cannot open it: inside another fence, or indented into a code block.
 STRAY_DIRECTIVE = re.compile(r"^\s*(`{3,}|~{3,})\s*\{snippet\}")
 OPTION = re.compile(r"^:([A-Za-z_-]+):\s*(.*)$")
@@ -78,7 +80,7 @@ def load_course(root: Path, memo: Path | None = None) -> Course:
     problems: list[Problem] = []
     validated = _read_memo(memo)
     passed: set[str] = set()
-    title, description, executor, scheduler = _load_course_config(root, problems)
+    config = _load_course_config(root, problems)
     lectures_dir = root / "lectures"
     sources = sorted(lectures_dir.glob("*.md")) if lectures_dir.is_dir() else []
     if not sources:
@@ -99,8 +101,7 @@ def load_course(root: Path, memo: Path | None = None) -> Course:
         except OSError:
             pass  # only a shortcut for the next load; whatever cannot be written is reported where it matters
     lectures.sort(key=lambda lec: (lec.order, lec.name))
-    return Course(root=root, title=title, description=description, lectures=tuple(lectures), executor=executor,
-                  scheduler=scheduler)
+    return replace(config, lectures=tuple(lectures))
 
 
 def _read_memo(memo: Path | None) -> set[str]:
@@ -120,26 +121,29 @@ def _templates_digest(root: Path) -> str:
     return h.hexdigest()
 
 
-def _load_course_config(root: Path, problems: list[Problem]) -> tuple[str, str, str, str]:
-    """The course's title, description, executor and scheduler address."""
+def _load_course_config(root: Path, problems: list[Problem]) -> Course:
+    """course.yml as a Course without lectures: title, description, executor, scheduler address and the
+    formats a plain build adds (slides, pdf)."""
     path = root / "course.yml"
+    bare = Course(root=root, title=root.name, description="", lectures=())
     if not path.exists():
-        return root.name, "", "local", ""
+        return bare
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         problems.append(Problem(path, 0, f"not valid UTF-8: {exc.reason} at byte {exc.start}; save it as UTF-8"))
-        return root.name, "", "local", ""
+        return bare
     data, lines = _parse_yaml(path, text, 0, problems)
     if data is None:
-        return root.name, "", "local", ""
+        return bare
     _check_keys(path, data, lines, COURSE_KEYS, (), problems)
     executor = str(data.get("executor", "local"))
     if executor not in EXECUTORS:
         problems.append(Problem(path, lines.get("executor", 0),
                                 f"'executor' must be one of {', '.join(EXECUTORS)}, got {executor!r}"))
-    return (str(data.get("title", root.name)), str(data.get("description", "")), executor,
-            str(data.get("scheduler", "")))
+    return replace(bare, title=str(data.get("title", root.name)), description=str(data.get("description", "")),
+                   executor=executor, scheduler=str(data.get("scheduler", "")),
+                   slides=data.get("slides") is True, pdf=data.get("pdf") is True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -156,6 +160,7 @@ class _SectionDraft:
     needs: tuple[str, ...]
     limits: Limits
     platform_tolerance: float = 0.0
+    slide: str = ""
     blocks: list = field(default_factory=list)
 
 
@@ -210,6 +215,7 @@ def _load_lecture(root: Path, source: Path, problems: list[Problem], validated: 
         precision=str(meta.get("precision", "default")),
         platform_tolerance=float(meta.get("platform_tolerance", Lecture.platform_tolerance)),
         sequential=bool(meta.get("sequential", False)),
+        slides=str(meta.get("slides", Lecture.slides)),
     )
 
 
@@ -286,6 +292,9 @@ def _check_keys(path, data, key_lines, allowed, required, problems) -> None:
             problems.append(Problem(path, line, f"{key!r} must be a positive, finite number, got {value!r}"))
         elif key == "precision" and value not in PRECISIONS:
             problems.append(Problem(path, line, f"'precision' must be one of {', '.join(PRECISIONS)}, got {value!r}"))
+        elif key == "slides" and allowed[key] is str and value not in SLIDE_MODES[:-1]:
+            problems.append(Problem(path, line, f"'slides' must be one of {', '.join(SLIDE_MODES[:-1])} (what the "
+                                    f"lecture's slides show), got {value!r}"))
     for key in required:
         if key not in data:
             problems.append(Problem(path, 1, f"front matter lacks {key!r}"))
@@ -324,7 +333,17 @@ class _BodyReader:
             if fence:
                 close = self._closing_fence(lines, i, fence.group(1))
                 directive = DIRECTIVE.match(fence.group(2).strip())
-                if directive:
+                if SLIDE_BLOCK.match(fence.group(2).strip()):
+                    flush()
+                    self._stray_directives(lines, i + 1, close, f"inside the {{slide}} block opened on line {number}")
+                    text = "\n".join(lines[i + 1 : close]).strip("\n")
+                    if text.strip():
+                        first = i + 2 + next(k for k, ln in enumerate(lines[i + 1 : close]) if ln.strip())
+                        blocks.append(Prose(text=text, line=first, slide=True))
+                    else:
+                        self.problem(number, "this {slide} block is empty: put the Markdown the slide shows in it")
+                    prose_line = close + 2
+                elif directive:
                     flush()
                     snippet = self._directive(directive.group(1), lines[i + 1 : close], number)
                     if blocks is intro:
@@ -376,7 +395,7 @@ class _BodyReader:
     def _section(self, text: str, line: int) -> _SectionDraft:
         attributes = HEADING_ATTRIBUTES.search(text)
         title = text[: attributes.start()].strip() if attributes else text.strip()
-        section_id, needs, limits = "", (), {}
+        section_id, needs, limits, slide = "", (), {}, ""
         if attributes:
             try:
                 tokens = shlex.split(attributes.group(1))
@@ -390,6 +409,11 @@ class _BodyReader:
                     key, value = token.split("=", 1)
                     if key == "needs":
                         needs = tuple(n for n in re.split(r"[,\s]+", value) if n)
+                    elif key == "slide":
+                        slide = value
+                        if value not in SLIDE_MODES:
+                            self.problem(line, f"slide must be one of {', '.join(SLIDE_MODES)} (what the section's "
+                                         f"slide shows), got {value!r}")
                     elif key in SECTION_ATTRIBUTES:
                         try:
                             limits[key] = int(value) if key == "memory_limit" else float(value)
@@ -407,7 +431,7 @@ class _BodyReader:
                          "starting with a letter, and not a reserved word")
         return _SectionDraft(id=section_id, title=title, line=line, needs=needs,
                              limits=Limits(time=limits.get("time_limit", 0.0), memory=limits.get("memory_limit", 0)),
-                             platform_tolerance=limits.get("platform_tolerance", 0.0))
+                             platform_tolerance=limits.get("platform_tolerance", 0.0), slide=slide)
 
     def _directive(self, argument: str, body: list[str], line: int) -> Snippet | None:
         options: dict[str, str] = {}
@@ -487,7 +511,7 @@ def _freeze_sections(source: Path, drafts: list[_SectionDraft], problems: list[P
                 used_snippets.setdefault(block.name, block.line)
         seen.setdefault(draft.id, draft.line)
     return tuple(Section(id=d.id, title=d.title, line=d.line, needs=d.needs, blocks=tuple(d.blocks), limits=d.limits,
-                         platform_tolerance=d.platform_tolerance) for d in drafts)
+                         platform_tolerance=d.platform_tolerance, slide=d.slide) for d in drafts)
 
 
 def _check_orders(lectures: list[Lecture], problems: list[Problem]) -> None:

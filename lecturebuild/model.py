@@ -23,6 +23,7 @@ class Prose:
 
     text: str
     line: int  # first line of the text in the lecture source
+    slide: bool = False  # a {slide} block: shown on its section's slide, never in the handout or page
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Section:
     blocks: tuple[Union[Prose, Snippet], ...]
     limits: Limits = Limits()
     platform_tolerance: float = 0.0  # its own tolerance across platforms (0: the lecture's)
+    slide: str = ""  # what its slide shows, one of SLIDE_MODES ("": the lecture's)
 
     @property
     def snippets(self) -> tuple[Snippet, ...]:
@@ -85,6 +87,7 @@ class Lecture:
     precision: str = "default"  # float32 math on CUDA: one of PRECISIONS
     platform_tolerance: float = 0.02  # relative float tolerance against outputs accepted on another platform
     sequential: bool = False  # sections run as notebook cells do: each after all earlier ones, one random stream
+    slides: str = "all"  # what its sections' slides show unless a section says otherwise (SLIDE_MODES)
 
     def section(self, section_id: str) -> Section:
         for section in self.sections:
@@ -116,6 +119,8 @@ class Course:
     lectures: tuple[Lecture, ...]
     executor: str = "local"  # where sections run unless the build says otherwise: "local" or "dask"
     scheduler: str = ""  # the Dask scheduler's address ("" starts a cluster on this machine)
+    slides: bool = False  # a plain build also writes the slide decks, and the site links them
+    pdf: bool = False  # a plain build also prints the PDF handouts, and the site links them
 
     def lecture(self, name: str) -> Lecture:
         for lecture in self.lectures:
@@ -287,6 +292,10 @@ SETUP_ID = "_setup"  # the section name a lecture's setup result is stored under
 # "highest" turns TF32 off everywhere, so GPU results agree with the CPU's to float32 rounding;
 # "high" allows TF32 in matmuls and cuDNN (fastest, about three decimal digits).
 PRECISIONS = ("default", "high", "highest")
+
+# What a section's slide shows: "all" its code and outputs (the prose becomes speaker notes), "outputs"
+# or "code" only, "prose" the prose too, on the slide; "none" leaves the section out of the deck.
+SLIDE_MODES = ("all", "outputs", "code", "prose", "none")
 
 # Python's hash seed for every section: iteration over a set of strings is then the same in every run.
 HASH_SEED = "0"

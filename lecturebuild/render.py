@@ -24,7 +24,8 @@ from .errors import Problem, RenderError
 from .model import SETUP_ID, Course, Device, Figure, File, Lecture, Output, Prose, SectionResult, Snippet
 from .store import Store, write_atomic
 
-FORMATS = {"markdown": "markdown/lecture.md.j2", "html": "html/lecture.html.j2", "site": "site/lecture.html.j2"}
+FORMATS = {"markdown": "markdown/lecture.md.j2", "html": "html/lecture.html.j2", "site": "site/lecture.html.j2",
+           "slides": "slides/deck.html.j2"}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -42,6 +43,7 @@ class Heading:
 @dataclass(frozen=True)
 class Text:
     markdown: str  # prose with quoted values filled in
+    slide: bool = False  # from a {slide} block: only slide decks show it
     kind: str = "prose"
 
 
@@ -51,6 +53,7 @@ class Cell:
     outputs: tuple[Output, ...]
     seconds: float
     setup: bool  # the lecture's setup code
+    caption: str = ""  # on a slide that holds part of the code or output: which lines
     kind: str = "cell"
 
     @property
@@ -95,20 +98,22 @@ def copy_files(view: LectureView, store: Store, out_dir: Path) -> None:
         write_atomic(out_dir / view.lecture.name / "files" / output.file, (source / output.file).read_bytes())
 
 
-def lecture_view(course: Course, lecture: Lecture, results: dict[str, SectionResult]) -> LectureView:
-    """Fill the prose's quoted values from `results` (every runnable section's result, and the setup's)."""
+def lecture_view(course: Course, lecture: Lecture, results: dict[str, SectionResult],
+                 slides: bool = False) -> LectureView:
+    """Fill the prose's quoted values from `results` (every runnable section's result, and the setup's).
+    The text of {slide} blocks is in the view only for a slide deck (`slides`)."""
     context = {sid: quote.SectionValues(sid, r.values) for sid, r in results.items() if sid != SETUP_ID}
     items: list = []
 
     def prose(block: Prose) -> Text:
-        return Text(markdown=quote.render_prose(lecture.source, block, context))
+        return Text(markdown=quote.render_prose(lecture.source, block, context), slide=block.slide)
 
     def cells(snippets: tuple[Snippet, ...], result: SectionResult, setup: bool) -> list[Cell]:
         runs = {run.snippet: run for run in result.runs}
         return [Cell(snippet=s, outputs=runs[s.name].outputs if s.name in runs else (),
                      seconds=runs[s.name].seconds if s.name in runs else 0.0, setup=setup) for s in snippets]
 
-    items += [prose(p) for p in lecture.intro]
+    items += [prose(p) for p in lecture.intro if slides or not p.slide]
     if lecture.setup is not None:
         items += cells((lecture.setup,), results[SETUP_ID], setup=True)
     for section in lecture.sections:
@@ -116,7 +121,8 @@ def lecture_view(course: Course, lecture: Lecture, results: dict[str, SectionRes
         items.append(Heading(title=section.title, id=section.id, result=result))
         for block in section.blocks:
             if isinstance(block, Prose):
-                items.append(prose(block))
+                if slides or not block.slide:
+                    items.append(prose(block))
             else:
                 items += cells((block,), result, setup=False)
     index = course.lectures.index(lecture)
@@ -149,6 +155,15 @@ def fence(text: str, info: str = "") -> str:
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     ticks = "`" * max(3, longest + 1)
     return f"{ticks}{info}\n{text.rstrip(chr(10))}\n{ticks}"
+
+
+def css_string(text: str):
+    """`text` as a quoted CSS string, safe inside a <style> element: quotes, backslashes, markup and
+    control characters become CSS escapes."""
+    from markupsafe import Markup
+
+    escaped = "".join(f"\\{ord(c):x} " if c in '"\\<>&' or ord(c) < 32 else c for c in str(text))
+    return Markup(f'"{escaped}"')
 
 
 def seconds(value: float) -> str:
@@ -200,7 +215,7 @@ def environment(course_root: Path, html: bool) -> Environment:
     loader = ChoiceLoader([FileSystemLoader(str(Path(course_root) / "templates")), FileSystemLoader(str(TEMPLATES_DIR))])
     env = Environment(loader=loader, undefined=StrictUndefined, autoescape=html, trim_blocks=True,
                       lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters.update(clean=clean, fence=fence, seconds=seconds, when=when, markdown=markdown_to_html,
+    env.filters.update(clean=clean, fence=fence, seconds=seconds, when=when, markdown=markdown_to_html, css_string=css_string,
                        highlight=highlight, thousands=quote.thousands, markdown_text=quote.markdown_text)
     env.globals.update(pygments_css=pygments_css)
     return env
@@ -208,7 +223,8 @@ def environment(course_root: Path, html: bool) -> Environment:
 
 # Names a lecture template may use without defining them: the render context, the environment's
 # globals, and the loop variables of base.j2 that its scoped blocks hand to the leaves.
-TEMPLATE_NAMES = {"view", "lecture", "course", "figure_src", "file_href", "pygments_css", "item", "output", "site"}
+TEMPLATE_NAMES = {"view", "lecture", "course", "figure_src", "file_href", "pygments_css", "item", "output", "site",
+                  "deck", "slide"}
 
 
 def check_templates(course_root: Path) -> list[Problem]:
@@ -236,10 +252,10 @@ def check_templates(course_root: Path) -> list[Problem]:
     return problems
 
 
-def render(view: LectureView, fmt: str, figure_src: Callable[[Figure], str], site=None) -> str:
-    """The lecture in format `fmt` ("markdown", "html" or "site"); RenderError names the template file
-    and line. Declared files are linked as <lecture>/files/<section>/<name>, beside the rendered file."""
-    context = dict(view=view, lecture=view.lecture, course=view.course, figure_src=figure_src, site=site,
+def render(view: LectureView, fmt: str, figure_src: Callable[[Figure], str], site=None, deck=None) -> str:
+    """The lecture in format `fmt` ("markdown", "html", "site" or "slides"); RenderError names the template
+    file and line. Declared files are linked as <lecture>/files/<section>/<name>, beside the rendered file."""
+    context = dict(view=view, lecture=view.lecture, course=view.course, figure_src=figure_src, site=site, deck=deck,
                    file_href=lambda f: f"{view.lecture.name}/files/{f.file}")
     return render_template(view.course.root, FORMATS[fmt], context, html=fmt != "markdown",
                            source=view.lecture.source)

@@ -4,6 +4,8 @@
     <lecture>.html             a lecture: contents, prose, code, outputs, downloads, previous and next
     <lecture>/                 its figures, and the files its snippets declared
     <lecture>.ipynb .md .py    the downloads: executed notebook, Markdown handout, runnable script
+    slides/<lecture>.html      its slide deck, where the course builds decks (course.yml: slides: true)
+    <lecture>.pdf              its printable handout, where the course prints them (pdf: true)
     report.html                every section's run: time, device, memory, cache status; slowest first
     search-index.js            the search index, a script rather than JSON so search works from file://
     assets/                    stylesheet, Pygments colours, script
@@ -21,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import TEMPLATES_DIR
-from .model import SETUP_ID, Course, Device, Lecture, SectionResult
+from .model import SETUP_ID, Course, Device, SectionResult
 from .render import LectureView, Text, copy_figures, copy_files, markdown_to_html, render, render_template
 from .script import lecture_script
 from .store import Store, write_atomic
@@ -34,6 +36,7 @@ class Download:
     label: str
     href: str
     note: str
+    save: bool = True  # a file to save; False: a page to open (the slides)
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ class LectureEntry:
     href: str
     sections: int
     seconds: float  # compute time of all its sections
+    slides: str = ""  # its deck, where the course builds decks
+    pdf: str = ""  # its printable handout, where the course prints them
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,9 @@ def lecture_entries(course: Course, results: dict[str, dict[str, SectionResult]]
     return tuple(
         LectureEntry(number=number, name=lecture.name, title=lecture.title, summary=lecture.summary,
                      href=f"{lecture.name}.html", sections=len(lecture.sections),
-                     seconds=sum(r.seconds for r in results.get(lecture.name, {}).values()))
+                     seconds=sum(r.seconds for r in results.get(lecture.name, {}).values()),
+                     slides=f"slides/{lecture.name}.html" if course.slides else "",
+                     pdf=f"{lecture.name}.pdf" if course.pdf else "")
         for number, lecture in enumerate(course.lectures, start=1))
 
 
@@ -108,15 +115,22 @@ def _site(course: Course, results: dict[str, dict[str, SectionResult]], page: st
 
 def write_lecture_page(view: LectureView, results: dict[str, dict[str, SectionResult]], store: Store,
                        site_dir: Path) -> Path:
-    """<lecture>.html, its figures and files, and its three downloads (the handout and notebook are
-    copied from their own build outputs, so they are exactly what `doit` wrote there)."""
+    """<lecture>.html, its figures and files, and its downloads (the handout, notebook and deck are
+    copied from their own build outputs, so they are exactly what `doit` wrote there; the PDF, printed
+    from this page, is put beside it by the pdf task)."""
     name = view.lecture.name
+    course = view.course
     copy_figures(view, store, site_dir)
     copy_files(view, store, site_dir)
     for folder, suffix in (("markdown", ".md"), ("notebooks", ".ipynb")):
         write_atomic(site_dir / f"{name}{suffix}", (store.build / folder / f"{name}{suffix}").read_bytes())
+    if course.slides:
+        write_atomic(site_dir / "slides" / f"{name}.html", (store.build / "slides" / f"{name}.html").read_bytes())
     write_atomic(site_dir / f"{name}.py", lecture_script(view.lecture, view.device.kind))
     downloads = (
+        *([Download("Slides", f"slides/{name}.html", "press S for the speaker notes", save=False)]
+          if course.slides else []),
+        *([Download("PDF", f"{name}.pdf", "printable handout")] if course.pdf else []),
         Download("Notebook", f"{name}.ipynb", "executed, with these outputs"),
         Download("Handout", f"{name}.md", "Markdown"),
         Download("Code", f"{name}.py", "the whole lecture as one runnable script"),
@@ -263,11 +277,12 @@ def site_assets() -> list[Path]:
     return [TEMPLATES_DIR / "site" / "assets" / asset for asset in ASSETS]
 
 
-def remove_stale(site_dir: Path, lectures: tuple[Lecture, ...]) -> None:
-    """Drop pages and downloads of lectures the course no longer has."""
-    names = {lecture.name for lecture in lectures}
-    for path in site_dir.glob("*"):
-        if path.suffix in {".html", ".md", ".ipynb", ".py"} and path.stem not in names | {"index", "report"}:
+def remove_stale(site_dir: Path, course: Course) -> None:
+    """Drop pages and downloads of lectures the course no longer has, and decks and PDFs it no longer builds."""
+    names = {lecture.name for lecture in course.lectures}
+    for path in [*site_dir.glob("*"), *site_dir.glob("slides/*")]:
+        kept = names if course.pdf or path.suffix != ".pdf" else set()
+        if path.suffix in {".html", ".md", ".ipynb", ".py", ".pdf"} and path.stem not in kept | {"index", "report"}:
             path.unlink()
-        elif path.is_dir() and path.name not in names | {"assets"}:
+        elif path.is_dir() and path.name not in names | {"assets", *(["slides"] if course.slides else [])}:
             shutil.rmtree(path)

@@ -35,8 +35,9 @@ from .store import Store, file_digest, write_atomic
 
 PACKAGE = Path(__file__).resolve().parent
 RENDER_CODE = [PACKAGE / name for name in ("render.py", "quote.py", "notebook.py", "script.py", "model.py", "site.py",
-                                           "mathml.py")]
-OUTPUTS = {"markdown": ("markdown", ".md"), "html": ("html", ".html"), "notebook": ("notebooks", ".ipynb")}
+                                           "mathml.py", "slides.py")]
+OUTPUTS = {"markdown": ("markdown", ".md"), "html": ("html", ".html"), "notebook": ("notebooks", ".ipynb"),
+           "slides": ("slides", ".html")}
 
 
 def reported(action):
@@ -128,6 +129,11 @@ def doit_config(root: Path) -> dict:
         "reporter": BuildReporter,
         "default_tasks": ["execute", "markdown", "html", "notebook", "site", "claims"],
     }
+
+
+def course_formats(course: Course) -> list[str]:
+    """The formats course.yml adds to a plain `doit`: `slides: true`, `pdf: true`."""
+    return [fmt for fmt, wanted in (("slides", course.slides), ("pdf", course.pdf)) if wanted]
 
 
 COURSE_PAGES = "site:course"
@@ -251,8 +257,9 @@ def execute_tasks(course: Course, device: str, jobs: int = 1):
 def _renderer_digest(root: Path) -> str:
     """One digest of every template and of the rendering code: editing any of them re-renders everything."""
     from .site import site_assets
+    from .slides import asset_files
 
-    files = _template_files(root) + [str(p) for p in RENDER_CODE + site_assets()]
+    files = _template_files(root) + [str(p) for p in RENDER_CODE + site_assets() + asset_files(root)]
     own_assets = Path(root) / "templates" / "site" / "assets"
     files += sorted(str(p) for p in own_assets.glob("*")) if own_assets.is_dir() else []
     return cache.key_of({path: file_digest(Path(path)) for path in files})
@@ -417,24 +424,31 @@ def _render(course: Course, lecture: Lecture, fmt: str, store: Store, results: d
     """Write the lecture in `fmt`, unless it was written from the same inputs already (while sections ran)."""
     folder, suffix = OUTPUTS[fmt] if fmt in OUTPUTS else ("site", ".html")
     target = store.build / folder / f"{lecture.name}{suffix}"
-    outputs = [store.build / f / f"{lecture.name}{s}" for f, s in (OUTPUTS["markdown"], OUTPUTS["notebook"])]
-    key = _render_key(course, lecture, fmt, store, outputs if fmt == "site" else [])
+    key = _render_key(course, lecture, fmt, store, _site_inputs(course, lecture, store) if fmt == "site" else [])
     stamp = store.build / ".rendered" / f"{fmt}-{lecture.name}"
     if target.exists() and stamp.exists() and stamp.read_text() == key:
         return
     stamp.unlink(missing_ok=True)
-    view = lecture_view(course, lecture, results)
+    view = lecture_view(course, lecture, results, slides=fmt == "slides")
     if fmt == "site":
         from .site import write_lecture_page
 
         write_lecture_page(view, {lecture.name: results}, store, store.build / "site")
     else:
         from .notebook import write_notebook  # nbformat is slow to import: only where a notebook is written
+        from .slides import write_deck
 
-        writer = {"markdown": write_markdown, "html": write_html, "notebook": write_notebook}[fmt]
+        writer = {"markdown": write_markdown, "html": write_html, "notebook": write_notebook, "slides": write_deck}[fmt]
         writer(view, store, store.build / folder)
     stamp.parent.mkdir(exist_ok=True)
     write_atomic(stamp, key)
+
+
+def _site_inputs(course: Course, lecture: Lecture, store: Store) -> list[Path]:
+    """The build outputs a lecture's site page offers: its handout and notebook, and its deck where the
+    course builds decks."""
+    formats = ["markdown", "notebook"] + (["slides"] if course.slides else [])
+    return [store.build / OUTPUTS[fmt][0] / f"{lecture.name}{OUTPUTS[fmt][1]}" for fmt in formats]
 
 
 _course_digests: dict[int, tuple[Course, str]] = {}
@@ -464,7 +478,7 @@ def render_done_lecture(course: Course, name: str, build: str, digests: dict[str
     if not results or not as_stored() or any(r is None or not r.ok for r in results.values()):
         return
     with contextlib.suppress(Exception):
-        for fmt in (*OUTPUTS, "site"):
+        for fmt in ("markdown", "html", "notebook", *(["slides"] if course.slides else []), "site"):
             _render(course, lecture, fmt, store, results)
 
 
@@ -480,8 +494,7 @@ def site_tasks(course: Course):
             "doc": f"the course site's page for {lecture.name}",
             "actions": [(site_lecture_action, [course, lecture.name, str(store.build)])],
             "file_dep": [str(lecture.source)] + _result_files(store, lecture)
-            + [str(store.build / folder / f"{lecture.name}{suffix}") for folder, suffix in
-               (OUTPUTS["markdown"], OUTPUTS["notebook"])],
+            + [str(path) for path in _site_inputs(course, lecture, store)],
             "uptodate": [config_changed({"renderer": renderer})],
             "targets": [str(site / f"{lecture.name}.html")],
             "clean": True,
@@ -525,7 +538,7 @@ def site_course_action(course: Course, build: str) -> bool | TaskFailed:
     views = [lecture_view(course, lecture, results[lecture.name]) for lecture in course.lectures
              if lecture not in failed]
     write_course_pages(course, views, results, store, store.build / "site", kept=[lec.name for lec in failed])
-    remove_stale(store.build / "site", course.lectures)
+    remove_stale(store.build / "site", course)
     if failed:
         message = ("lecturebuild: the site's index, report and search are up to date, but "
                    + ", ".join(lec.source.name for lec in failed) + " kept its previous page and search "
@@ -535,12 +548,49 @@ def site_course_action(course: Course, build: str) -> bool | TaskFailed:
     return True
 
 
+def pdf_tasks(course: Course):
+    """A PDF per lecture, printed from its site page (so after it): the page, not the sections, is its input."""
+    store = Store(course.root / "build")
+    site = store.build / "site"
+    printer = cache.key_of({"renderer": _renderer_digest(course.root), "pdf": file_digest(PACKAGE / "pdf.py")})
+    for lecture in course.lectures:
+        yield {
+            "name": lecture.name,
+            "doc": f"print {lecture.name} as a PDF handout",
+            "actions": [(pdf_action, [course, lecture.name, str(store.build)])],
+            "file_dep": [str(site / f"{lecture.name}.html")] + _result_files(store, lecture),
+            "uptodate": [config_changed({"printer": printer})],
+            "targets": [str(store.build / "pdf" / f"{lecture.name}.pdf")],
+            "clean": True,
+        }
+
+
+@reported
+def pdf_action(course: Course, name: str, build: str) -> bool | TaskFailed:
+    """Print the lecture's site page; where the course asks for PDFs (`pdf: true`) the site offers it too."""
+    from .pdf import print_page
+    from .site import copy_assets
+
+    store = Store(Path(build))
+    lecture = course.lecture(name)
+    results = good_results(store, lecture, "a PDF")
+    if isinstance(results, TaskFailed):
+        return results
+    site = store.build / "site"
+    copy_assets(course.root, site / "assets")  # the stylesheets the page prints with, whatever built it
+    target = print_page(site / f"{name}.html", store.build / "pdf" / f"{name}.pdf", lecture.source.name)
+    if course.pdf:
+        write_atomic(site / f"{name}.pdf", target.read_bytes())
+    return True
+
+
 def publish_task(course: Course, build: Path) -> dict:
     """`doit publish to=FOLDER` or `doit publish branch=NAME`; `force=1` publishes a build with failed
     sections as it stands (without building it first)."""
     force = (get_var("force") or "") not in ("", "0", "no", "false")
     return {"actions": [(publish_action, [course, str(build), get_var("to") or "", get_var("branch") or "", force])],
-            "task_dep": [] if force else ["site"], "verbosity": 2, "uptodate": [False]}
+            "task_dep": [] if force else ["site", *(["pdf"] if course.pdf else [])], "verbosity": 2,
+            "uptodate": [False]}
 
 
 @reported

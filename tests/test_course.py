@@ -123,8 +123,8 @@ def test_section_id_defaults_to_the_title_as_an_identifier(tmp_path):
 def test_course_config_unknown_key(tmp_path):
     make_course(tmp_path, {"lec": FRONT})
     (tmp_path / "course.yml").write_text("title: C\nauthor: me\n")
-    assert problems(tmp_path) == ["course.yml:2: unknown key 'author' (known keys: description, executor, scheduler, "
-                                  "title)"]
+    assert problems(tmp_path) == ["course.yml:2: unknown key 'author' (known keys: description, executor, pdf, "
+                                  "scheduler, slides, title)"]
 
 
 def test_course_config_executor_must_be_known(tmp_path):
@@ -155,7 +155,7 @@ def test_a_snippets_folder_linking_out_of_the_course_and_a_course_yml_not_in_utf
     result = doit(sample_course)
     assert result.returncode == 2
     assert "course.yml: not valid UTF-8: invalid continuation byte at byte 10; save it as UTF-8" in result.stderr
-    assert "lectures/02_plots.md:9: snippet 'curve.py' is " in result.stderr
+    assert "lectures/02_plots.md:13: snippet 'curve.py' is " in result.stderr
     assert "outside the course folder (is snippets/02_plots a link out of it?)" in result.stderr
     assert "Traceback" not in result.stderr
 
