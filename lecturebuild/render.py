@@ -53,7 +53,6 @@ class Cell:
     outputs: tuple[Output, ...]
     seconds: float
     setup: bool  # the lecture's setup code
-    caption: str = ""  # on a slide that holds part of the code or output: which lines
     kind: str = "cell"
 
     @property

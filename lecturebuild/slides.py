@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import base64
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,10 +29,14 @@ from .model import Error, Figure, Section, Stream, Value
 from .render import Cell, Heading, LectureView, Text, render
 from .store import Store, write_atomic
 
-# Lines of code or output a slide holds at the deck's type size (1280 x 720, 20 px monospace).
-SLIDE_LINES = 18
+# Lines of code or output a slide holds at the deck's code type size (1280 x 720; deck.css: 20 px monospace),
+# and characters in a line at that size; wider code and output is set smaller, down to MIN_PX.
+SLIDE_LINES = 20
+CODE_PX = 20
+LINE_CHARS = 96
+MIN_PX = 13
 # Characters of prose in a line of a slide, for estimating how much of a slide a text takes.
-PROSE_CHARS = 64
+PROSE_CHARS = 72
 
 REVEAL = TEMPLATES_DIR / "slides" / "reveal"
 ASSETS = {"reveal_css": REVEAL / "reveal.css", "reveal_js": REVEAL / "reveal.js", "notes_js": REVEAL / "notes.js",
@@ -40,11 +44,19 @@ ASSETS = {"reveal_css": REVEAL / "reveal.css", "reveal_js": REVEAL / "reveal.js"
 
 
 @dataclass(frozen=True)
+class Part(Cell):
+    """What a slide shows of a code cell: all or some of its code or of one output."""
+
+    caption: str = ""  # which lines it holds, where the code or output goes on over several slides
+    px: int = CODE_PX  # the type size that fits its widest line
+
+
+@dataclass(frozen=True)
 class Slide:
     id: str  # its anchor: the section's id on a section's first slide, "<id>-2" on the next
     kind: str  # "title", "setup", "section" or "figure"
     title: str
-    items: tuple[Text | Cell, ...]  # what it shows, as the handout's view holds them
+    items: tuple[Text | Part, ...]  # what it shows: text, and parts of the handout's code cells
     notes: tuple[Text, ...]  # the speaker notes
     part: int = 1  # its place among its section's slides
     parts: int = 1
@@ -116,8 +128,8 @@ def _pack(sid: str, title: str, items: list, mode: str, kind: str, prose_on_slid
         if isinstance(item, Text) and not (item.slide or prose_on_slide):
             pending.append(item)
             continue
-        for piece, lines in ([(item, _text_lines(item))] if isinstance(item, Text) else _pieces(item, mode)):
-            figure = isinstance(piece, Cell) and any(isinstance(o, Figure) for o in piece.outputs)
+        for piece, lines in (_text_pieces(item) if isinstance(item, Text) else _pieces(item, mode)):
+            figure = isinstance(piece, Part) and any(isinstance(o, Figure) for o in piece.outputs)
             if figure or (shown and used + lines > SLIDE_LINES):
                 close()
             shown.append(piece)
@@ -140,42 +152,80 @@ def _numbered(slides: list[Slide]) -> list[Slide]:
     return [replace(s, id=s.id if n == 1 else f"{s.id}-{n}", part=n, parts=count) for n, s in enumerate(slides, 1)]
 
 
-def _text_lines(text: Text) -> float:
-    """About how many code lines of a slide a text takes (its type is larger than code's)."""
-    lines = text.markdown.strip().split("\n")
-    return 1.4 * sum(max(1, math.ceil(len(line) / PROSE_CHARS)) for line in lines) + 0.5
+def _text_pieces(text: Text) -> list[tuple[Text, float]]:
+    """A text as its top-level Markdown blocks (paragraphs, lists, headings, formulas), so a long text
+    goes on over slides between blocks; each with about how many code lines of a slide it takes (prose
+    type is larger than code's). A single block longer than a slide scrolls."""
+    from .render import _markdown_parser
+
+    lines = text.markdown.split("\n")
+    spans = [token.map for token in _markdown_parser().parse(text.markdown) if token.level == 0 and token.map]
+    starts = sorted({span[0] for span in spans}) or [0]
+    blocks = ["\n".join(lines[a:b]).strip("\n") for a, b in zip([0] + starts[1:], starts[1:] + [len(lines)])]
+    for i in range(len(blocks) - 2, -1, -1):  # a heading stays with what it heads
+        if blocks[i].startswith("#"):
+            blocks[i:i + 2] = [blocks[i] + "\n\n" + blocks[i + 1]]
+    return [(replace(text, markdown=block), 1.55 * sum(max(1, math.ceil(len(line) / PROSE_CHARS))
+                                                       for line in block.split("\n")) + 0.6)
+            for block in blocks if block.strip()]
 
 
-def _pieces(cell: Cell, mode: str) -> list[tuple[Cell, float]]:
-    """A cell as what a slide shows of it: its code, then each output, each cut into slide-sized runs of
-    lines where it is longer than a slide (each run says which lines it holds)."""
-    pieces: list[tuple[Cell, float]] = []
+def _pieces(cell: Cell, mode: str) -> list[tuple[Part, float]]:
+    """A cell as what slides show of it, each piece with the share of a slide it takes: its code, then
+    each output, in a type size that fits their widest line, each cut into slide-sized runs of lines
+    where it is longer than a slide (each run says which lines it holds)."""
+    px = _type_size(cell)
+    budget = SLIDE_LINES * CODE_PX // px
+
+    def part(of: Cell, lines: int, **changes) -> tuple[Part, float]:
+        whole = Part(**{f.name: getattr(of, f.name) for f in fields(Cell)}, px=px)
+        return replace(whole, **changes), (lines + 1) * px / CODE_PX
+
+    pieces: list[tuple[Part, float]] = []
     if mode in ("all", "code", "prose") and cell.code.strip():
-        lines = cell.code.split("\n")
-        for start, chunk, caption in _chunks(lines, f"{cell.snippet.name}, lines"):
-            pieces.append((replace(cell, snippet=replace(cell.snippet, code="\n".join(chunk)), outputs=(),
-                                   caption=caption, setup=cell.setup and start == 0), len(chunk) + 1))
+        for start, chunk, caption in _chunks(cell.code.split("\n"), budget, f"{cell.snippet.name}, lines"):
+            pieces.append(part(cell, len(chunk), snippet=replace(cell.snippet, code="\n".join(chunk)), outputs=(),
+                               caption=caption, setup=cell.setup and start == 0))
     if mode in ("all", "outputs", "prose"):
         bare = replace(cell, snippet=replace(cell.snippet, code=""), setup=False)
         for output in cell.outputs:
             text = _output_text(output)
-            if text is None:
-                pieces.append((replace(bare, outputs=(output,)), 0 if isinstance(output, Figure) else 1))
+            if text is None:  # a figure (a slide of its own) or a declared file (a line)
+                pieces.append(part(bare, 0, outputs=(output,)))
                 continue
-            for _, chunk, caption in _chunks(text.rstrip("\n").split("\n"), "output, lines"):
-                pieces.append((replace(bare, outputs=(_with_text(output, "\n".join(chunk)),), caption=caption),
-                               len(chunk) + 1))
+            for _, chunk, caption in _chunks(text.rstrip("\n").split("\n"), budget, "output, lines"):
+                pieces.append(part(bare, len(chunk), outputs=(_with_text(output, "\n".join(chunk)),), caption=caption))
     return pieces
 
 
-def _chunks(lines: list[str], what: str):
-    """(first line's index, lines, caption) for each slide-sized run; the caption is "" for a whole text."""
-    if len(lines) <= SLIDE_LINES:
+def _type_size(cell: Cell) -> int:
+    """The largest type, up to CODE_PX, in which the widest line of the cell's code and output fits the
+    slide's width; never below MIN_PX (wider lines then scroll sideways)."""
+    texts = [cell.code] + [t for o in cell.outputs if (t := _output_text(o)) is not None]
+    widest = max((len(line) for t in texts for line in t.split("\n")), default=0)
+    return max(MIN_PX, min(CODE_PX, CODE_PX * LINE_CHARS // max(widest, 1)))
+
+
+def _chunks(lines: list[str], budget: int, what: str):
+    """(first line's index, lines, caption) for each run of at most `budget` lines; a whole text gets no
+    caption. A run ends, within its second half, after a blank line (between functions, say), else before
+    the least indented line (a new statement rather than the middle of a block)."""
+    if len(lines) <= budget:
         yield 0, lines, ""
         return
-    for start in range(0, len(lines), SLIDE_LINES):
-        chunk = lines[start:start + SLIDE_LINES]
-        yield start, chunk, f"{what} {start + 1}-{start + len(chunk)} of {len(lines)}"
+    start = 0
+    while start < len(lines):
+        end = min(start + budget, len(lines))
+        if end < len(lines):
+            ends = range(start + budget // 2, end + 1)
+            after_blank = [e for e in ends if not lines[e - 1].strip()]
+            end = after_blank[-1] if after_blank else max(ends, key=lambda e: (-_indent(lines[e]), e))
+        yield start, lines[start:end], f"{what} {start + 1}-{end} of {len(lines)}"
+        start = end
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip()) if line.strip() else 1_000
 
 
 def _output_text(output) -> str | None:

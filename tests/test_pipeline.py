@@ -50,8 +50,8 @@ def normalise(relative: str, text: str) -> str:
                 if "image/png" in output.get("data", {}):
                     output["data"]["image/png"] = "<png>"
         text = json.dumps(notebook, indent=1, sort_keys=True) + "\n"
-    for name in ("reveal.css", "reveal.js", "notes.js"):  # a deck inlines them: the golden keeps our own parts
-        text = text.replace((REPO / "templates" / "slides" / "reveal" / name).read_text(), f"<{name}>")
+    for name in ("reveal/reveal.css", "reveal/reveal.js", "reveal/notes.js", "deck.css"):  # what a deck inlines
+        text = text.replace((REPO / "templates" / "slides" / name).read_text(), f"<{name}>")
     for pattern, replacement in NORMALISE:
         text = pattern.sub(replacement, text)
     return text

@@ -98,8 +98,11 @@ def test_the_site_carries_and_links_each_deck(built_sample):
         assert f'href="slides/{lecture}.html"' in (site / "index.html").read_text()
 
 
-LONG_CODE = "\n".join(f"value_{i} = {i} * 2  # line {i + 1}" for i in range(40)) + \
-    "\nfor i in range(45):\n    print(f'row {i}: {i * i}')\n"
+LONG_CODE = "\n".join(f"value_{i} = {i} * 2  # line {i + 1}" for i in range(30)) + "\n\n" + \
+    "\n".join(f"value_{i} = {i} * 2" for i in range(30, 40)) + "\nfor i in range(45):\n    print(f'row {i}: {i * i}')\n"
+
+
+PARAGRAPHS = [f"Point {n}: " + "a sentence that takes up room on the slide, " * 4 + "and ends." for n in range(1, 9)]
 
 
 def long_course(root: Path) -> Path:
@@ -110,7 +113,10 @@ def long_course(root: Path) -> Path:
         "---\ntitle: Long material\norder: 1\nsummary: Code and output longer than a slide.\n---\n"
         "## A long listing {#listing}\n\nThe listing defines forty values, then prints a table.\n\n"
         "```{snippet} listing.py\n```\n\nThat was long.\n\n"
-        "## Left out {#skipped slide=none}\n\n```{snippet} skipped.py\n```\n")
+        "## Left out {#skipped slide=none}\n\n```{snippet} skipped.py\n```\n"
+        "## A wide line {#wide}\n\n```{snippet} wide.py\n```\n"
+        "## Wrap-up {#wrapup}\n\n" + "\n\n".join(PARAGRAPHS) + "\n")
+    (root / "snippets" / "long" / "wide.py").write_text("print('w' * 130)\n")
     (root / "snippets" / "long" / "listing.py").write_text(LONG_CODE)
     (root / "snippets" / "long" / "skipped.py").write_text("print('not on a slide')\n")
     return root
@@ -137,13 +143,23 @@ def test_long_code_and_output_go_on_over_slides_and_nothing_is_cut(tmp_path):
             lines = text(pre).rstrip("\n").split("\n")
             assert len(lines) <= SLIDE_LINES
             (code if "code" in pre.get("class") else output).extend(lines)
-    assert code == LONG_CODE.rstrip("\n").split("\n")  # every line, in order, once
+    assert code == [line for line in LONG_CODE.split("\n") if line]  # every line, in order, once
     assert output == [f"row {i}: {i * i}" for i in range(45)]
     captions = [text(p) for s in listing for p in s.iter(f"{XHTML}p") if "caption" in (p.get("class") or "")]
-    assert captions == ["listing.py, lines 1-18 of 42", "listing.py, lines 19-36 of 42", "listing.py, lines 37-42 of 42",
-                        "output, lines 1-18 of 45", "output, lines 19-36 of 45", "output, lines 37-45 of 45"]
+    # A run ends after a blank line in its second half (line 31), else after SLIDE_LINES (20) lines.
+    assert captions == ["listing.py, lines 1-20 of 43", "listing.py, lines 21-31 of 43", "listing.py, lines 32-43 of 43",
+                        "output, lines 1-20 of 45", "output, lines 21-40 of 45", "output, lines 41-45 of 45"]
     assert "The listing defines forty values" in notes(listing[0]) and "That was long" in notes(listing[-1])
     assert all(re.search(rf"{n}/6", shown(s)) for n, s in enumerate(listing, 1))
+    # A section without code shows its prose, which goes on over slides between paragraphs.
+    wrapup = [s for sid, s in deck.items() if sid.startswith("wrapup")]
+    assert len(wrapup) > 1
+    paragraphs = [[text(p) for p in s.iter(f"{XHTML}p") if text(p).startswith("Point")] for s in wrapup]
+    assert [p for slide in paragraphs for p in slide] == PARAGRAPHS and all(paragraphs)
+    # A line too wide for the slide at the usual 20 px is set smaller, so that it fits (96 characters at 20 px).
+    cells = [c for c in deck["wide"].iter(f"{XHTML}div") if c.get("class") == "cell"]
+    assert [c.get("style") for c in cells] == ["--code-px: 14px", "--code-px: 14px"]
+    assert [c.get("style") for c in listing[0].iter(f"{XHTML}div") if c.get("class") == "cell"] == ["--code-px: 20px"]
 
 
 def test_rebuilding_slides_runs_no_section_and_follows_edited_prose(built_sample, tmp_path):
