@@ -239,6 +239,30 @@ def on_dask(work: Path) -> list[tuple]:
     return rows
 
 
+def formats(work: Path) -> list[tuple]:
+    """Slides and PDFs of the shipped course after a build: how long each takes, and that neither runs a section."""
+    course = copy_shipped(work / "formats")
+    doit(course)
+    stored = {p: p.stat().st_mtime_ns for p in (course / "build" / "results").rglob("*.json")}
+    rows = []
+    shutil.rmtree(course / "build" / "slides")
+    for name, args in (("`doit slides`: the 3 decks, after a build", ("slides",)),
+                       ("`doit slides` again (nothing changed)", ("slides",)),
+                       ("`doit pdf`: the 3 PDF handouts, after a build", ("pdf",)),
+                       ("`doit pdf` again (nothing changed)", ("pdf",))):
+        seconds, result = doit(course, *args)
+        ran = result.stderr.count("runs (")
+        rows.append((name, seconds, "runs no section", ran == 0))
+    untouched = {p: p.stat().st_mtime_ns for p in (course / "build" / "results").rglob("*.json")} == stored
+    rows.append(("Results rewritten by slides and PDFs", float(not untouched), "none", untouched, "files"))
+    decks = sorted((course / "build" / "slides").glob("*.html"))
+    rows.append(("Deck size, largest (reveal.js and figures inline)", max(p.stat().st_size for p in decks) / 1e6, "",
+                 None, "MB"))
+    pdfs = sorted((course / "build" / "pdf").glob("*.pdf"))
+    rows.append(("PDF size, largest", max(p.stat().st_size for p in pdfs) / 1e6, "", None, "MB"))
+    return rows
+
+
 def machine(device: str) -> str:
     from importlib import metadata
 
@@ -251,6 +275,12 @@ def machine(device: str) -> str:
                              text=True).stdout.strip() + ", "
     return (f"{gpu}{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB; Python {platform.python_version()}, "
             f"torch {metadata.version('torch')}")
+
+
+def chromium() -> str:
+    from lecturebuild.pdf import find_chromium
+
+    return subprocess.run([find_chromium(), "--version"], capture_output=True, text=True).stdout.strip()
 
 
 def table(rows: list[tuple]) -> str:
@@ -268,12 +298,18 @@ def main() -> None:
     parser.add_argument("--skip-synthetic", action="store_true", help="only the shipped course")
     parser.add_argument("--execution-only", action="store_true",
                         help="only what executing costs: on the CPU, the GPU where there is one, and on Dask")
+    parser.add_argument("--formats-only", action="store_true", help="only slides and PDFs after a build")
     args = parser.parse_args()
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     from lecturebuild.cache import cuda_present
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        text = f"## Slides and PDFs, {when}\n\nMachine: {machine('cpu')}, {chromium()}.\n\n{table(formats(work))}\n"
+        print(text)
+        write_between_markers(args.output, "formats", text)
+        if args.formats_only:
+            return
         for device in ["cpu"] + ["cuda"] * cuda_present():
             text = f"## Execution on {device}, {when}\n\nMachine: {machine(device)}.\n\n{table(execution(work, device))}\n"
             print(text)

@@ -80,7 +80,7 @@ def build_deck(view: LectureView, course_root: Path) -> Deck:
     setup = [i for i in groups[None] if isinstance(i, Cell)]
     slides = [Slide(id="lecture-title", kind="title", title=lecture.title, items=tuple(t for t in intro if t.slide),
                     notes=tuple(t for t in intro if not t.slide))]
-    if setup and lecture.slides in ("all", "code"):
+    if setup and lecture.slides != "outputs":  # the setup is code, and prints nothing worth a slide
         slides += _numbered(_pack("lecture-setup", "Setup", setup, "code", "setup"))
     for section in lecture.sections:
         mode = section.slide or lecture.slides

@@ -63,6 +63,17 @@ def test_a_planted_wrong_number_in_the_prose_is_reported_with_its_line(accepted_
     assert "runs (" not in result.stderr  # a prose edit runs no code
 
 
+def test_a_hand_typed_number_on_a_slide_is_reported_with_its_line(accepted_sample):
+    source = accepted_sample / "lectures" / "01_basics.md"
+    lines = source.read_text().splitlines()
+    at = lines.index("\\hat y = W x + b")  # inside the {slide} block of the model section
+    lines.insert(at + 2, "A bigger model has 2,111,234 parameters.")
+    source.write_text("\n".join(lines) + "\n")
+    result = doit(accepted_sample, "check")
+    assert result.returncode != 0
+    assert f"lectures/01_basics.md:{at + 3}: the prose states '2,111,234', which no output" in result.stderr
+
+
 def test_a_changed_output_is_reported_as_drift_with_a_diff(accepted_sample):
     snippet = accepted_sample / "snippets" / "01_basics" / "model.py"
     snippet.write_text(snippet.read_text().replace("nn.Linear(3, 2)", "nn.Linear(3, 2, bias=False)"))

@@ -162,8 +162,8 @@ def test_a_separate_scheduler_and_workers_with_their_own_folders_need_no_shared_
     used = {json.loads(p.read_text())["executor"].rsplit("worker ", 1)[1]
             for p in (course / "build" / "results").glob("*/*.json") if "." not in p.stem}
     assert len(used) == 2  # both machines ran sections, each from its own copy of the course files
-    for n in (1, 2):
-        assert list((tmp_path / f"machine{n}").rglob("lecturebuild/*/course/snippets/01_basics/setup.py"))
+    for n in (1, 2):  # which lectures' sections each machine got is the scheduler's choice
+        assert list((tmp_path / f"machine{n}").rglob("lecturebuild/*/course/snippets/*/setup.py"))
 
 
 def test_ctrl_c_stops_the_sections_running_on_the_cluster(tmp_path):
