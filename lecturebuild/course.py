@@ -66,8 +66,10 @@ HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
 HEADING_ATTRIBUTES = re.compile(r"\s*\{([^{}]*)\}$")
 DIRECTIVE = re.compile(r"^\{snippet\}\s*(.*)$")
 SLIDE_BLOCK = re.compile(r"^\{slide\}\s*$")  # Markdown shown on the section's slide only
-# A {snippet} opener anywhere a fence cannot open it: inside another fence, or indented into a code block.
-STRAY_DIRECTIVE = re.compile(r"^\s*(`{3,}|~{3,})\s*\{snippet\}")
+# A {snippet} or {slide} opener anywhere a fence cannot open it: inside another fence, indented into a
+# code block (a list item's), or in a quote.
+STRAY_DIRECTIVE = re.compile(r"^[\s>]*(`{3,}|~{3,})\s*\{(snippet|slide)\}")
+NEAR_DIRECTIVE = re.compile(r"^\{(snippet|slide)")  # a fence label that means one and is not it: {slides}
 OPTION = re.compile(r"^:([A-Za-z_-]+):\s*(.*)$")
 
 
@@ -287,13 +289,16 @@ def _check_keys(path, data, key_lines, allowed, required, problems) -> None:
             problems.append(Problem(path, line, f"unknown key {key!r} (known keys: {known})"))
         elif not isinstance(value, allowed[key]) or (isinstance(value, bool) and allowed[key] is not bool):
             wanted = {int: "an integer", str: "text", bool: "true or false"}.get(allowed[key], "a number")
+            if key == "slides" and allowed[key] is str:  # `slides: true` belongs in course.yml
+                wanted = f"one of {', '.join(SLIDE_MODES)} (what the lecture's slides show; course.yml's " \
+                         "`slides: true` makes every build write the decks)"
             problems.append(Problem(path, line, f"{key!r} must be {wanted}, got {value!r}"))
         elif (key.endswith(("_limit", "tolerance")) or key == "threads") and not 0 < value < math.inf:
             problems.append(Problem(path, line, f"{key!r} must be a positive, finite number, got {value!r}"))
         elif key == "precision" and value not in PRECISIONS:
             problems.append(Problem(path, line, f"'precision' must be one of {', '.join(PRECISIONS)}, got {value!r}"))
-        elif key == "slides" and allowed[key] is str and value not in SLIDE_MODES[:-1]:
-            problems.append(Problem(path, line, f"'slides' must be one of {', '.join(SLIDE_MODES[:-1])} (what the "
+        elif key == "slides" and allowed[key] is str and value not in SLIDE_MODES:
+            problems.append(Problem(path, line, f"'slides' must be one of {', '.join(SLIDE_MODES)} (what the "
                                     f"lecture's slides show), got {value!r}"))
     for key in required:
         if key not in data:
@@ -333,6 +338,11 @@ class _BodyReader:
             if fence:
                 close = self._closing_fence(lines, i, fence.group(1))
                 directive = DIRECTIVE.match(fence.group(2).strip())
+                if NEAR_DIRECTIVE.match(fence.group(2).strip()) and not directive \
+                        and not SLIDE_BLOCK.match(fence.group(2).strip()):
+                    self.problem(number, f"'{fence.group(1)}{fence.group(2).strip()}' is neither "
+                                 f"'{fence.group(1)}{{snippet}} file.py' nor '{fence.group(1)}{{slide}}' (which takes "
+                                 "nothing after it); it would show as a code block")
                 if SLIDE_BLOCK.match(fence.group(2).strip()):
                     flush()
                     self._stray_directives(lines, i + 1, close, f"inside the {{slide}} block opened on line {number}")
@@ -359,7 +369,9 @@ class _BodyReader:
                 i = close + 1
                 continue
             if STRAY_DIRECTIVE.match(line):
-                self._stray_directives(lines, i, i + 1, "indented four spaces or more, so Markdown reads it as text")
+                self._stray_directives(lines, i, i + 1, "in a quote ('>')" if line.lstrip().startswith(">") else
+                                       "indented four spaces or more (in a list item, say), so Markdown reads it "
+                                       "as text")
             heading = HEADING.match(line)
             if heading and len(heading.group(1)) <= 2:
                 flush()
@@ -377,12 +389,13 @@ class _BodyReader:
         return intro, sections
 
     def _stray_directives(self, lines: list[str], start: int, end: int, where: str) -> None:
-        """A {snippet} block that is not placed would never run and shows as text: an error, wherever the
-        lecture came from."""
+        """A {snippet} block that is not placed would never run and shows as text, a {slide} block would
+        show in the handout and on no slide: an error, wherever the lecture came from."""
         for j in range(start, end):
-            if STRAY_DIRECTIVE.match(lines[j]):
-                self.problem(j + 1, f"this {{snippet}} block is not placed: it is {where}; it would show as "
-                             "text and never run")
+            if stray := STRAY_DIRECTIVE.match(lines[j]):
+                kind = stray.group(2)
+                self.problem(j + 1, f"this {{{kind}}} block is not placed: it is {where}; it would show as text "
+                             + ("and never run" if kind == "snippet" else "in the handout and on no slide"))
 
     def _closing_fence(self, lines: list[str], start: int, opener: str) -> int:
         for j in range(start + 1, len(lines)):
@@ -390,7 +403,7 @@ class _BodyReader:
             if stripped.startswith(opener[0] * len(opener)) and not stripped.strip(opener[0]):
                 return j
         self.problem(start + 1, "code fence is never closed")
-        return len(lines) - 1
+        return len(lines)
 
     def _section(self, text: str, line: int) -> _SectionDraft:
         attributes = HEADING_ATTRIBUTES.search(text)

@@ -89,6 +89,11 @@ class Lecture:
     sequential: bool = False  # sections run as notebook cells do: each after all earlier ones, one random stream
     slides: str = "all"  # what its sections' slides show unless a section says otherwise (SLIDE_MODES)
 
+    @property
+    def in_deck(self) -> bool:
+        """Whether the lecture has a slide deck at all (front matter `slides: none` leaves it out)."""
+        return self.slides != "none"
+
     def section(self, section_id: str) -> Section:
         for section in self.sections:
             if section.id == section_id:
@@ -294,7 +299,7 @@ SETUP_ID = "_setup"  # the section name a lecture's setup result is stored under
 PRECISIONS = ("default", "high", "highest")
 
 # What a section's slide shows: "all" its code and outputs (the prose becomes speaker notes), "outputs"
-# or "code" only, "prose" the prose too, on the slide; "none" leaves the section out of the deck.
+# or "code" only, "prose" the prose too, on the slide; "none" leaves the section (or lecture) out of the deck.
 SLIDE_MODES = ("all", "outputs", "code", "prose", "none")
 
 # Python's hash seed for every section: iteration over a set of strings is then the same in every run.

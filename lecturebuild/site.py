@@ -92,7 +92,7 @@ def lecture_entries(course: Course, results: dict[str, dict[str, SectionResult]]
         LectureEntry(number=number, name=lecture.name, title=lecture.title, summary=lecture.summary,
                      href=f"{lecture.name}.html", sections=len(lecture.sections),
                      seconds=sum(r.seconds for r in results.get(lecture.name, {}).values()),
-                     slides=f"slides/{lecture.name}.html" if course.slides else "",
+                     slides=f"slides/{lecture.name}.html" if course.slides and lecture.in_deck else "",
                      pdf=f"{lecture.name}.pdf" if course.pdf else "")
         for number, lecture in enumerate(course.lectures, start=1))
 
@@ -115,21 +115,19 @@ def _site(course: Course, results: dict[str, dict[str, SectionResult]], page: st
 
 def write_lecture_page(view: LectureView, results: dict[str, dict[str, SectionResult]], store: Store,
                        site_dir: Path) -> Path:
-    """<lecture>.html, its figures and files, and its downloads (the handout, notebook and deck are
-    copied from their own build outputs, so they are exactly what `doit` wrote there; the PDF, printed
-    from this page, is put beside it by the pdf task)."""
+    """<lecture>.html, its figures and files, and its downloads (the handout and notebook are copied from
+    their own build outputs, so they are exactly what `doit` wrote there; the deck and the PDF, printed
+    from this page, are put in the site by their own tasks)."""
     name = view.lecture.name
     course = view.course
     copy_figures(view, store, site_dir)
     copy_files(view, store, site_dir)
     for folder, suffix in (("markdown", ".md"), ("notebooks", ".ipynb")):
         write_atomic(site_dir / f"{name}{suffix}", (store.build / folder / f"{name}{suffix}").read_bytes())
-    if course.slides:
-        write_atomic(site_dir / "slides" / f"{name}.html", (store.build / "slides" / f"{name}.html").read_bytes())
     write_atomic(site_dir / f"{name}.py", lecture_script(view.lecture, view.device.kind))
     downloads = (
         *([Download("Slides", f"slides/{name}.html", "press S for the speaker notes", save=False)]
-          if course.slides else []),
+          if course.slides and view.lecture.in_deck else []),
         *([Download("PDF", f"{name}.pdf", "printable handout")] if course.pdf else []),
         Download("Notebook", f"{name}.ipynb", "executed, with these outputs"),
         Download("Handout", f"{name}.md", "Markdown"),
@@ -280,8 +278,10 @@ def site_assets() -> list[Path]:
 def remove_stale(site_dir: Path, course: Course) -> None:
     """Drop pages and downloads of lectures the course no longer has, and decks and PDFs it no longer builds."""
     names = {lecture.name for lecture in course.lectures}
+    decks = {lecture.name for lecture in course.lectures if lecture.in_deck}
     for path in [*site_dir.glob("*"), *site_dir.glob("slides/*")]:
-        kept = names if course.pdf or path.suffix != ".pdf" else set()
+        kept = (names if course.pdf else set()) if path.suffix == ".pdf" else \
+            decks if path.parent.name == "slides" else names
         if path.suffix in {".html", ".md", ".ipynb", ".py", ".pdf"} and path.stem not in kept | {"index", "report"}:
             path.unlink()
         elif path.is_dir() and path.name not in names | {"assets", *(["slides"] if course.slides else [])}:

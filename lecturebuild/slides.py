@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
@@ -31,7 +32,7 @@ from .store import Store, write_atomic
 
 # Lines of code or output a slide holds at the deck's code type size (1280 x 720; deck.css: 20 px monospace),
 # and characters in a line at that size; wider code and output is set smaller, down to MIN_PX.
-SLIDE_LINES = 20
+SLIDE_LINES = 22
 CODE_PX = 20
 LINE_CHARS = 96
 MIN_PX = 13
@@ -153,57 +154,90 @@ def _numbered(slides: list[Slide]) -> list[Slide]:
 
 
 def _text_pieces(text: Text) -> list[tuple[Text, float]]:
-    """A text as its top-level Markdown blocks (paragraphs, lists, headings, formulas), so a long text
-    goes on over slides between blocks; each with about how many code lines of a slide it takes (prose
-    type is larger than code's). A single block longer than a slide scrolls."""
+    """A text as its top-level Markdown blocks (paragraphs, lists, headings, formulas), and a list too long
+    for a slide as its items, so a long text goes on over slides between them; each with about how many
+    code lines of a slide it takes (prose type is larger than code's). A single paragraph longer than a
+    slide scrolls."""
     from .render import _markdown_parser
 
     lines = text.markdown.split("\n")
-    spans = [token.map for token in _markdown_parser().parse(text.markdown) if token.level == 0 and token.map]
-    starts = sorted({span[0] for span in spans}) or [0]
-    blocks = ["\n".join(lines[a:b]).strip("\n") for a, b in zip([0] + starts[1:], starts[1:] + [len(lines)])]
+    tokens = _markdown_parser().parse(text.markdown)
+    blocks: list[str] = []
+    for n, token in enumerate(tokens):
+        if token.level != 0 or not token.map or token.nesting == -1:
+            continue
+        a, b = token.map
+        block = "\n".join(lines[a:b]).strip("\n")
+        if token.type in ("bullet_list_open", "ordered_list_open") and _text_lines(block) > SLIDE_LINES:
+            blocks += _list_items(tokens[n:], lines, int(token.attrs.get("start", 1)), token.type[0] == "o")
+        else:
+            blocks.append(block)
     for i in range(len(blocks) - 2, -1, -1):  # a heading stays with what it heads
         if blocks[i].startswith("#"):
             blocks[i:i + 2] = [blocks[i] + "\n\n" + blocks[i + 1]]
-    return [(replace(text, markdown=block), 1.55 * sum(max(1, math.ceil(len(line) / PROSE_CHARS))
-                                                       for line in block.split("\n")) + 0.6)
-            for block in blocks if block.strip()]
+    return [(replace(text, markdown=block), _text_lines(block)) for block in blocks if block.strip()]
+
+
+def _list_items(tokens: list, lines: list[str], start: int, ordered: bool) -> list[str]:
+    """The items of the list that `tokens` opens, each as a list of its own; an ordered list's items keep
+    their numbers (CommonMark starts a list at the number its first item has)."""
+    items = []
+    for token in tokens[1:]:
+        if token.level == 0:
+            break  # the list's end
+        if token.type == "list_item_open" and token.level == 1:
+            item = "\n".join(lines[token.map[0]:token.map[1]]).strip("\n")
+            if ordered:
+                item = re.sub(r"^(\s*)\d+", lambda m: f"{m.group(1)}{start + len(items)}", item, count=1)
+            items.append(item)
+    return items
+
+
+def _text_lines(block: str) -> float:
+    return 1.55 * sum(max(1, math.ceil(len(line) / PROSE_CHARS)) for line in block.split("\n")) + 0.6
 
 
 def _pieces(cell: Cell, mode: str) -> list[tuple[Part, float]]:
     """A cell as what slides show of it, each piece with the share of a slide it takes: its code, then
-    each output, in a type size that fits their widest line, each cut into slide-sized runs of lines
+    each output, each in a type size that fits its widest line and cut into slide-sized runs of lines
     where it is longer than a slide (each run says which lines it holds)."""
-    px = _type_size(cell)
-    budget = SLIDE_LINES * CODE_PX // px
-
-    def part(of: Cell, lines: int, **changes) -> tuple[Part, float]:
-        whole = Part(**{f.name: getattr(of, f.name) for f in fields(Cell)}, px=px)
-        return replace(whole, **changes), (lines + 1) * px / CODE_PX
-
     pieces: list[tuple[Part, float]] = []
+
+    def add(of: Cell, text: str, what: str, changed) -> None:
+        lines = text.rstrip("\n").split("\n")
+        px = _type_size(lines)
+        wide = "; wider than the slide: scroll sideways" if px == MIN_PX and _too_wide(lines) else ""
+        for start, chunk, caption in _chunks(lines, SLIDE_LINES * CODE_PX // px, what):
+            whole = Part(**{f.name: getattr(of, f.name) for f in fields(Cell)}, px=px)
+            label = (caption + wide).removeprefix("; ")
+            pieces.append((replace(whole, caption=label, **changed(start, "\n".join(chunk))),
+                           (len(chunk) + 1) * px / CODE_PX))
+
     if mode in ("all", "code", "prose") and cell.code.strip():
-        for start, chunk, caption in _chunks(cell.code.split("\n"), budget, f"{cell.snippet.name}, lines"):
-            pieces.append(part(cell, len(chunk), snippet=replace(cell.snippet, code="\n".join(chunk)), outputs=(),
-                               caption=caption, setup=cell.setup and start == 0))
+        add(cell, cell.code, f"{cell.snippet.name}, lines", lambda start, chunk: dict(
+            snippet=replace(cell.snippet, code=chunk), outputs=(), setup=cell.setup and start == 0))
     if mode in ("all", "outputs", "prose"):
         bare = replace(cell, snippet=replace(cell.snippet, code=""), setup=False)
         for output in cell.outputs:
             text = _output_text(output)
             if text is None:  # a figure (a slide of its own) or a declared file (a line)
-                pieces.append(part(bare, 0, outputs=(output,)))
-                continue
-            for _, chunk, caption in _chunks(text.rstrip("\n").split("\n"), budget, "output, lines"):
-                pieces.append(part(bare, len(chunk), outputs=(_with_text(output, "\n".join(chunk)),), caption=caption))
+                whole = Part(**{f.name: getattr(bare, f.name) for f in fields(Cell)})
+                pieces.append((replace(whole, outputs=(output,)), 1.0))
+            else:
+                add(bare, text, "output, lines", lambda start, chunk, output=output: dict(
+                    outputs=(_with_text(output, chunk),)))
     return pieces
 
 
-def _type_size(cell: Cell) -> int:
-    """The largest type, up to CODE_PX, in which the widest line of the cell's code and output fits the
-    slide's width; never below MIN_PX (wider lines then scroll sideways)."""
-    texts = [cell.code] + [t for o in cell.outputs if (t := _output_text(o)) is not None]
-    widest = max((len(line) for t in texts for line in t.split("\n")), default=0)
+def _type_size(lines: list[str]) -> int:
+    """The largest type, up to CODE_PX, in which the widest of `lines` fits the slide's width; never
+    below MIN_PX (wider lines then scroll sideways)."""
+    widest = max((len(line) for line in lines), default=0)
     return max(MIN_PX, min(CODE_PX, CODE_PX * LINE_CHARS // max(widest, 1)))
+
+
+def _too_wide(lines: list[str]) -> bool:
+    return any(len(line) * MIN_PX > LINE_CHARS * CODE_PX for line in lines)
 
 
 def _chunks(lines: list[str], budget: int, what: str):
@@ -213,6 +247,7 @@ def _chunks(lines: list[str], budget: int, what: str):
     if len(lines) <= budget:
         yield 0, lines, ""
         return
+    budget = math.ceil(len(lines) / math.ceil(len(lines) / budget))  # even runs: no last slide of one line
     start = 0
     while start < len(lines):
         end = min(start + budget, len(lines))
@@ -272,6 +307,9 @@ def write_deck(view: LectureView, store: Store, out_dir: Path) -> Path:
         return "data:image/png;base64," + base64.b64encode((figures / figure.file).read_bytes()).decode("ascii")
 
     target = out_dir / f"{view.lecture.name}.html"
-    write_atomic(target, render(view, "slides", embedded, deck=build_deck(view, view.course.root)))
+    html = render(view, "slides", embedded, deck=build_deck(view, view.course.root))
+    write_atomic(target, html)
+    if view.course.slides:  # the site offers it: build/site/slides/<lecture>.html
+        write_atomic(store.build / "site" / "slides" / target.name, html)
     return target
 

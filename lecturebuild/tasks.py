@@ -270,6 +270,8 @@ def render_tasks(course: Course, fmt: str):
     folder, suffix = OUTPUTS[fmt]
     renderer = _renderer_digest(course.root)
     for lecture in course.lectures:
+        if fmt == "slides" and not lecture.in_deck:
+            continue
         target = store.build / folder / f"{lecture.name}{suffix}"
         yield {
             "name": lecture.name,
@@ -445,9 +447,9 @@ def _render(course: Course, lecture: Lecture, fmt: str, store: Store, results: d
 
 
 def _site_inputs(course: Course, lecture: Lecture, store: Store) -> list[Path]:
-    """The build outputs a lecture's site page offers: its handout and notebook, and its deck where the
-    course builds decks."""
-    formats = ["markdown", "notebook"] + (["slides"] if course.slides else [])
+    """The build outputs a lecture's site page copies: its handout and notebook (its deck and PDF put
+    themselves in the site, so a deck that fails to render never holds the page back)."""
+    formats = ["markdown", "notebook"]
     return [store.build / OUTPUTS[fmt][0] / f"{lecture.name}{OUTPUTS[fmt][1]}" for fmt in formats]
 
 
@@ -478,7 +480,7 @@ def render_done_lecture(course: Course, name: str, build: str, digests: dict[str
     if not results or not as_stored() or any(r is None or not r.ok for r in results.values()):
         return
     with contextlib.suppress(Exception):
-        for fmt in ("markdown", "html", "notebook", *(["slides"] if course.slides else []), "site"):
+        for fmt in ("markdown", "html", "notebook", *(["slides"] if course.slides and lecture.in_deck else []), "site"):
             _render(course, lecture, fmt, store, results)
 
 

@@ -191,3 +191,25 @@ def test_a_sequential_lecture_needs_every_earlier_section(tmp_path):
     assert lecture.sequential and [s.needs for s in lecture.sections] == [(), ("a",), ("a", "b")]
     make_course(tmp_path, {"lec": FRONT.replace("---\n", "---\nsequential: yes please\n", 1) + body})
     assert problems(tmp_path) == ["lec.md:2: 'sequential' must be true or false, got 'yes please'"]
+
+
+def test_slide_blocks_that_would_show_as_code_or_in_the_handout_are_errors(tmp_path):
+    make_course(tmp_path, {"lec": FRONT.replace("summary: S", "summary: S\nslides: true") + (
+        "## First {#first}\n"                      # line 7
+        "```{slide} Key points\n- a\n```\n"       # line 8: a title after {slide}
+        "```{slides}\n- b\n```\n"                 # line 11: misspelt
+        "> ```{slide}\n> - c\n> ```\n"            # line 14: in a quote
+        "- item\n\n    ```{slide}\n    - d\n    ```\n"  # line 19: indented into a list item
+        "```{slide}\n- never closed\n")})         # line 22
+    assert problems(tmp_path) == [
+        "lec.md:5: 'slides' must be one of all, outputs, code, prose, none (what the lecture's slides show; "
+        "course.yml's `slides: true` makes every build write the decks), got True",
+        "lec.md:8: '```{slide} Key points' is neither '```{snippet} file.py' nor '```{slide}' (which takes nothing "
+        "after it); it would show as a code block",
+        "lec.md:11: '```{slides}' is neither '```{snippet} file.py' nor '```{slide}' (which takes nothing after it); "
+        "it would show as a code block",
+        "lec.md:14: this {slide} block is not placed: it is in a quote ('>'); it would show as text in the handout "
+        "and on no slide",
+        "lec.md:19: this {slide} block is not placed: it is indented four spaces or more (in a list item, say), so "
+        "Markdown reads it as text; it would show as text in the handout and on no slide",
+        "lec.md:22: code fence is never closed"]

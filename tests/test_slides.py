@@ -10,7 +10,7 @@ from pathlib import Path
 import html5lib
 
 from conftest import doit
-from lecturebuild.slides import SLIDE_LINES
+from lecturebuild.slides import SLIDE_LINES, _chunks
 
 XHTML = "{http://www.w3.org/1999/xhtml}"
 MATHML = "{http://www.w3.org/1998/Math/MathML}"
@@ -102,6 +102,7 @@ LONG_CODE = "\n".join(f"value_{i} = {i} * 2  # line {i + 1}" for i in range(30))
     "\n".join(f"value_{i} = {i} * 2" for i in range(30, 40)) + "\nfor i in range(45):\n    print(f'row {i}: {i * i}')\n"
 
 
+POINTS = [f"point {n} of a list too long for one slide, " + "with words " * 8 for n in range(1, 15)]
 PARAGRAPHS = [f"Point {n}: " + "a sentence that takes up room on the slide, " * 4 + "and ends." for n in range(1, 9)]
 
 
@@ -115,7 +116,8 @@ def long_course(root: Path) -> Path:
         "```{snippet} listing.py\n```\n\nThat was long.\n\n"
         "## Left out {#skipped slide=none}\n\n```{snippet} skipped.py\n```\n"
         "## A wide line {#wide}\n\n```{snippet} wide.py\n```\n"
-        "## Wrap-up {#wrapup}\n\n" + "\n\n".join(PARAGRAPHS) + "\n")
+        "## Wrap-up {#wrapup}\n\n" + "\n\n".join(PARAGRAPHS) + "\n"
+        "## Points {#points}\n\nSpoken, not shown.\n\n```{slide}\n" + "".join(f"1. {p}\n" for p in POINTS) + "```\n")
     (root / "snippets" / "long" / "wide.py").write_text("print('w' * 130)\n")
     (root / "snippets" / "long" / "listing.py").write_text(LONG_CODE)
     (root / "snippets" / "long" / "skipped.py").write_text("print('not on a slide')\n")
@@ -134,8 +136,7 @@ def test_long_code_and_output_go_on_over_slides_and_nothing_is_cut(tmp_path):
     assert "runs (" not in result.stderr  # the deck comes from the build's results
     deck = deck_of(course, "long")
     listing = [s for sid, s in deck.items() if sid.startswith("listing")]
-    assert [s.get("id") for s in listing] == ["listing", "listing-2", "listing-3", "listing-4", "listing-5",
-                                              "listing-6"]
+    assert [s.get("id") for s in listing] == ["listing", "listing-2", "listing-3", "listing-4", "listing-5"]
     assert "skipped" not in deck and "not on a slide" not in (course / "build" / "slides" / "long.html").read_text()
     code, output = [], []
     for slide in listing:
@@ -143,22 +144,29 @@ def test_long_code_and_output_go_on_over_slides_and_nothing_is_cut(tmp_path):
             lines = text(pre).rstrip("\n").split("\n")
             assert len(lines) <= SLIDE_LINES
             (code if "code" in pre.get("class") else output).extend(lines)
-    assert code == [line for line in LONG_CODE.split("\n") if line]  # every line, in order, once
+    assert [line for line in code if line] == [line for line in LONG_CODE.split("\n") if line]  # all, once
     assert output == [f"row {i}: {i * i}" for i in range(45)]
     captions = [text(p) for s in listing for p in s.iter(f"{XHTML}p") if "caption" in (p.get("class") or "")]
-    # A run ends after a blank line in its second half (line 31), else after SLIDE_LINES (20) lines.
-    assert captions == ["listing.py, lines 1-20 of 43", "listing.py, lines 21-31 of 43", "listing.py, lines 32-43 of 43",
-                        "output, lines 1-20 of 45", "output, lines 21-40 of 45", "output, lines 41-45 of 45"]
+    # Runs of about even length, each at most SLIDE_LINES (22); the blank line (31) is in no run's second half.
+    assert captions == ["listing.py, lines 1-22 of 43", "listing.py, lines 23-43 of 43",
+                        "output, lines 1-15 of 45", "output, lines 16-30 of 45", "output, lines 31-45 of 45"]
     assert "The listing defines forty values" in notes(listing[0]) and "That was long" in notes(listing[-1])
-    assert all(re.search(rf"{n}/6", shown(s)) for n, s in enumerate(listing, 1))
+    assert all(re.search(rf"{n}/5", shown(s)) for n, s in enumerate(listing, 1))
     # A section without code shows its prose, which goes on over slides between paragraphs.
     wrapup = [s for sid, s in deck.items() if sid.startswith("wrapup")]
     assert len(wrapup) > 1
     paragraphs = [[text(p) for p in s.iter(f"{XHTML}p") if text(p).startswith("Point")] for s in wrapup]
     assert [p for slide in paragraphs for p in slide] == PARAGRAPHS and all(paragraphs)
+    # A list too long for a slide goes on over slides between its items, keeping their numbers.
+    points = [s for sid, s in deck.items() if sid.startswith("points")]
+    assert len(points) > 1 and "Spoken, not shown." in notes(points[0])
+    items = [text(li).strip() for s in points for li in s.iter(f"{XHTML}li")]
+    assert items == [p.strip() for p in POINTS]
+    starts = [int(ol.get("start", 1)) for s in points for ol in s.iter(f"{XHTML}ol")]
+    assert starts == list(range(1, len(POINTS) + 1))
     # A line too wide for the slide at the usual 20 px is set smaller, so that it fits (96 characters at 20 px).
     cells = [c for c in deck["wide"].iter(f"{XHTML}div") if c.get("class") == "cell"]
-    assert [c.get("style") for c in cells] == ["--code-px: 14px", "--code-px: 14px"]
+    assert [c.get("style") for c in cells] == ["--code-px: 20px", "--code-px: 14px"]  # the code stays large
     assert [c.get("style") for c in listing[0].iter(f"{XHTML}div") if c.get("class") == "cell"] == ["--code-px: 20px"]
 
 
@@ -187,8 +195,44 @@ def test_bad_slide_markup_is_reported_with_file_and_line_and_nothing_runs(sample
     assert result.returncode != 0
     assert "lecturebuild: the course has 4 problems:" in result.stderr
     assert "course.yml:2: 'slides' must be true or false, got 'yes please'" in result.stderr
-    assert "lectures/01_basics.md:7: 'slides' must be one of all, outputs, code, prose (what the lecture's slides " \
-           "show), got 'everything'" in result.stderr
+    assert "lectures/01_basics.md:7: 'slides' must be one of all, outputs, code, prose, none (what the lecture's " \
+           "slides show), got 'everything'" in result.stderr
     assert "lectures/01_basics.md:44: slide must be one of all, outputs, code, prose, none" in result.stderr
     assert "lectures/01_basics.md:55: this {slide} block is empty" in result.stderr
     assert not (sample_course / "build" / "results").exists()
+
+
+def test_a_slide_that_fails_to_render_holds_back_neither_the_page_nor_the_pdf_and_a_lecture_can_have_none(
+        built_sample, tmp_path):
+    import shutil
+
+    course = tmp_path / "course"
+    shutil.copytree(built_sample[0], course)
+    (course / "course.yml").write_text((course / "course.yml").read_text() + "pdf: true\n")
+    basics = course / "lectures" / "01_basics.md"
+    basics.write_text(basics.read_text().replace("counted by the run.", "counted by the run, {{ model.nosuch }}.")
+                      .replace("The batch has shape", "The whole batch has shape"))
+    plots = course / "lectures" / "02_plots.md"
+    plots.write_text(plots.read_text().replace("summary: A figure", "slides: none\nsummary: A figure"))
+    result = doit(course)
+    assert result.returncode != 0
+    assert "lecturebuild: 1 task failed" in result.stdout and "- slides:01_basics" in result.stdout
+    assert "lectures/01_basics.md:" in result.stdout and "nosuch" in result.stdout
+    site = course / "build" / "site"
+    assert "The whole batch has shape" in (site / "01_basics.html").read_text()  # the page is up to date
+    from pypdf import PdfReader
+
+    assert "The whole batch has shape" in "".join(p.extract_text() for p in PdfReader(site / "01_basics.pdf").pages)
+    assert "counted by the run." in (site / "slides" / "01_basics.html").read_text()  # the previous deck stays
+    assert not (site / "slides" / "02_plots.html").exists() and "Slides" not in (site / "02_plots.html").read_text()
+    assert 'href="slides/02_plots.html"' not in (site / "index.html").read_text()
+
+
+def test_a_run_of_lines_ends_between_blocks_rather_than_inside_one():
+    function = ["def f(x):", "    y = x + 1", "    return y", ""]
+    script = function * 6 + ["print(f(1))"]  # 25 lines, a blank line after every function
+    runs = [(start, len(chunk)) for start, chunk, _ in _chunks(script, 20, "lines")]
+    assert runs == [(0, 12), (12, 13)]  # even runs (13), the first ending after a blank line in its second half
+    block = ["for i in range(3):"] + ["    step(i)"] * 6 + ["print('done')"] + ["    more(i)"] * 12
+    runs = [(start, len(chunk)) for start, chunk, _ in _chunks(block, 12, "lines")]
+    assert runs[0] == (0, 7) and block[7] == "print('done')"  # before the least indented line, not at 10
