@@ -426,7 +426,7 @@ def _render(course: Course, lecture: Lecture, fmt: str, store: Store, results: d
     """Write the lecture in `fmt`, unless it was written from the same inputs already (while sections ran)."""
     folder, suffix = OUTPUTS[fmt] if fmt in OUTPUTS else ("site", ".html")
     target = store.build / folder / f"{lecture.name}{suffix}"
-    key = _render_key(course, lecture, fmt, store, _site_inputs(course, lecture, store) if fmt == "site" else [])
+    key = _render_key(course, lecture, fmt, store, _site_inputs(lecture, store) if fmt == "site" else [])
     stamp = store.build / ".rendered" / f"{fmt}-{lecture.name}"
     if target.exists() and stamp.exists() and stamp.read_text() == key:
         return
@@ -446,11 +446,10 @@ def _render(course: Course, lecture: Lecture, fmt: str, store: Store, results: d
     write_atomic(stamp, key)
 
 
-def _site_inputs(course: Course, lecture: Lecture, store: Store) -> list[Path]:
+def _site_inputs(lecture: Lecture, store: Store) -> list[Path]:
     """The build outputs a lecture's site page copies: its handout and notebook (its deck and PDF put
     themselves in the site, so a deck that fails to render never holds the page back)."""
-    formats = ["markdown", "notebook"]
-    return [store.build / OUTPUTS[fmt][0] / f"{lecture.name}{OUTPUTS[fmt][1]}" for fmt in formats]
+    return [store.build / OUTPUTS[fmt][0] / f"{lecture.name}{OUTPUTS[fmt][1]}" for fmt in ("markdown", "notebook")]
 
 
 _course_digests: dict[int, tuple[Course, str]] = {}
@@ -496,7 +495,7 @@ def site_tasks(course: Course):
             "doc": f"the course site's page for {lecture.name}",
             "actions": [(site_lecture_action, [course, lecture.name, str(store.build)])],
             "file_dep": [str(lecture.source)] + _result_files(store, lecture)
-            + [str(path) for path in _site_inputs(course, lecture, store)],
+            + [str(path) for path in _site_inputs(lecture, store)],
             "uptodate": [config_changed({"renderer": renderer})],
             "targets": [str(site / f"{lecture.name}.html")],
             "clean": True,
