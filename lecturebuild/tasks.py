@@ -590,7 +590,7 @@ def publish_task(course: Course, build: Path) -> dict:
     sections as it stands (without building it first)."""
     force = (get_var("force") or "") not in ("", "0", "no", "false")
     return {"actions": [(publish_action, [course, str(build), get_var("to") or "", get_var("branch") or "", force])],
-            "task_dep": [] if force else ["site", *(["pdf"] if course.pdf else [])], "verbosity": 2,
+            "task_dep": [] if force else ["site", *course_formats(course)], "verbosity": 2,
             "uptodate": [False]}
 
 

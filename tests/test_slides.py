@@ -236,3 +236,16 @@ def test_a_run_of_lines_ends_between_blocks_rather_than_inside_one():
     block = ["for i in range(3):"] + ["    step(i)"] * 6 + ["print('done')"] + ["    more(i)"] * 12
     runs = [(start, len(chunk)) for start, chunk, _ in _chunks(block, 12, "lines")]
     assert runs[0] == (0, 7) and block[7] == "print('done')"  # before the least indented line, not at 10
+
+
+def test_publishing_brings_the_decks_up_to_date_first(built_sample, tmp_path):
+    import shutil
+
+    course = tmp_path / "course"
+    shutil.copytree(built_sample[0], course)
+    lecture = course / "lectures" / "01_basics.md"
+    lecture.write_text(lecture.read_text().replace("counted by the run", "as the run counted them"))
+    target = tmp_path / "www"
+    result = doit(course, "publish", f"to={target}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "as the run counted them" in (target / "slides" / "01_basics.html").read_text()
