@@ -98,19 +98,25 @@ def run(work: list, options, scheduler: str, say) -> Iterator[dict]:
     say(f"  running {len(work)} section{'s' * (len(work) != 1)} on {where}")
     futures = {}
     try:
-        [shipped] = client.scatter([files], hash=False)
+        # On every worker: a worker that dies takes its copy with it, and the sections retried elsewhere still find one.
+        [shipped] = client.scatter([files], hash=False, broadcast=True)
         expected = (code_digest(), torch_version(), platform.python_version())
         for lecture, job in work:
             future = client.submit(run_section, digest, shipped, lecture, job, options, expected, pure=False,
                                    key=f"lecturebuild-{lecture.name}-{job.section}-{job.key[:12]}-{os.getpid()}",
                                    resources={"GPU": 1} if options.device == "cuda" else None)
             futures[future] = (lecture, job)
-        for future in as_completed(futures):
+        # Results are fetched as each task ends, not when the build gets to it: a worker that dies later (a
+        # retried section that kills it too) would otherwise take finished sections' results with it.
+        for future, payload in as_completed(futures, with_results=True, raise_errors=False):
             lecture, job = futures[future]
-            try:
-                payload = future.result()
-            except Exception as exc:  # noqa: BLE001 - the section's failure, not the build's
-                yield _failed(store, lecture, job, options, _why(exc), where)
+            if not isinstance(payload, dict):  # an error or a cancellation, in whatever form Dask hands it over
+                try:
+                    future.result()
+                    problem = f"it could not run on the Dask cluster: {payload!r}"
+                except Exception as exc:  # noqa: BLE001 - the section's failure, not the build's
+                    problem = _why(exc)
+                yield _failed(store, lecture, job, options, problem, where)
             else:
                 yield _stored(store, payload, where)
     except BaseException:  # Ctrl-C or a lost scheduler: cancel what is left on the cluster
