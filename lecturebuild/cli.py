@@ -1,13 +1,16 @@
-"""The `lecturebuild` command: what is not a build step lives here (building itself is `doit`).
+"""The `lecturebuild` command: a new course, a build where the course has no dodo.py, the preview, the import.
 
-    lecturebuild serve    serve build/site/ and rebuild whenever a lecture, snippet or template is saved
-    lecturebuild import   turn a notebook, script or Markdown lecture into a lecture of the course
+    lecturebuild new PATH   a course folder that builds at once (course.yml, a lecture, dodo.py, templates/)
+    lecturebuild build      doit, with the same arguments, for a course folder with or without a dodo.py
+    lecturebuild serve      serve build/site/ and rebuild whenever a lecture, snippet or template is saved
+    lecturebuild import     turn a notebook, script or Markdown lecture into a lecture of the course
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -15,15 +18,25 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from . import TEMPLATES_DIR
+from . import __version__
 
 RELOAD_PATH = "/__lecturebuild__/build"  # the preview's build counter; site.js polls it on localhost
 WATCHED = ("lectures", "snippets", "templates", "data", "course.yml")
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["build"]:  # every other argument is doit's, options included: argparse would take them
+        return build_command(argv[1:])
     parser = argparse.ArgumentParser(prog="lecturebuild", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"lecturebuild {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    new_parser = commands.add_parser("new", help="make a course folder that builds at once")
+    new_parser.add_argument("path", type=Path, help="the folder to make (it must be empty or not exist)")
+    new_parser.add_argument("--force", action="store_true",
+                            help="add the starter course to a folder that is not empty (files already there are kept)")
+    commands.add_parser("build", help="run doit for the course here (--course PATH for another); "
+                                      "takes doit's arguments: lecturebuild build check, lecturebuild build -n 2")
     serve_parser = commands.add_parser("serve", help="preview the course site, rebuilding on every save")
     serve_parser.add_argument("--course", type=Path, default=Path.cwd(), help="the course folder (default: here)")
     serve_parser.add_argument("--host", default="127.0.0.1")
@@ -37,7 +50,64 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args.course.resolve(), args.host, args.port)
+    if args.command == "new":
+        return new_command(args.path, args.force)
     return import_command(args)
+
+
+def new_command(path: Path, force: bool) -> int:
+    from .errors import LectureBuildError
+    from .scaffold import new_course
+
+    try:
+        written = new_course(path, force)
+    except LectureBuildError as exc:
+        print(f"lecturebuild: {exc}", file=sys.stderr)
+        return 2
+    print(f"lecturebuild: made a course in {path} ({len(written)} files); build it with\n\n"
+          f"    cd {path} && doit\n\nthen open build/site/index.html, or preview it with `lecturebuild serve`")
+    return 0
+
+
+def build_command(args: list[str]) -> int:
+    """doit for the course folder (here, or `--course PATH` first): with its own dodo.py where it has
+    one, else with every task of the package, as if it had the dodo.py that `lecturebuild new` writes."""
+    course = Path.cwd()
+    if args[:1] == ["--course"] and len(args) > 1:
+        course, args = Path(args[1]), args[2:]
+    elif args[:1] and args[0].startswith("--course="):
+        course, args = Path(args[0].split("=", 1)[1]), args[1:]
+    if args[:1] in (["-h"], ["--help"]):
+        print("usage: lecturebuild build [--course PATH] [doit arguments]\n\nRuns doit in the course folder "
+              "with the course's dodo.py, or with every lecturebuild task where it has none; `lecturebuild build "
+              "help` is doit's help.")
+        return 0
+    if not (course / "lectures").is_dir():
+        print(f"lecturebuild: {course.resolve()} has no lectures/ folder: not a course (make one with "
+              "`lecturebuild new PATH`)", file=sys.stderr)
+        return 2
+    from doit.cmd_base import DodoTaskLoader
+    from doit.doit_cmd import DoitMain
+
+    os.chdir(course)
+    loader = DodoTaskLoader() if Path("dodo.py").is_file() else _package_loader()
+    return DoitMain(loader).run(args)
+
+
+def _package_loader():
+    from doit.cmd_base import NamespaceTaskLoader
+
+    class Loader(NamespaceTaskLoader):
+        """The tasks of lecturebuild.dodo, imported once doit has read `name=value` arguments, as a dodo.py's are."""
+
+        def setup(self, opt_values):
+            import importlib
+            import inspect
+
+            self.namespace = dict(inspect.getmembers(importlib.import_module("lecturebuild.dodo")))
+
+    return Loader()
+
 
 
 def import_command(args) -> int:
@@ -60,12 +130,6 @@ def import_command(args) -> int:
     return 0
 
 
-def dodo_for(course: Path) -> Path:
-    """The course's own dodo.py, else the one shipped beside this package."""
-    own = course / "dodo.py"
-    return own if own.exists() else TEMPLATES_DIR.parent / "dodo.py"
-
-
 class Preview:
     """Runs `doit` for the course, counting the builds so pages know when to reload."""
 
@@ -76,7 +140,7 @@ class Preview:
         self.lock = threading.Lock()
 
     def build(self) -> None:
-        command = [sys.executable, "-m", "doit", "-f", str(dodo_for(self.course)), f"course={self.course}"]
+        command = [sys.executable, "-m", "lecturebuild", "build", "--course", str(self.course)]
         done = subprocess.run(command, cwd=self.course)
         with self.lock:
             self.builds += 1

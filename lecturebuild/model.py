@@ -210,6 +210,15 @@ class Device:
     python: str
     cuda: str = ""  # CUDA runtime version when kind == "cuda"
     isa: str = ""  # the CPU kernels torch picked ("AVX512", "AVX2", ...): float results depend on them
+    lecturebuild: str = ""  # the version of lecturebuild that ran the section
+    commit: str = ""  # and its commit, where it ran from a git checkout
+
+    @property
+    def producer(self) -> str:
+        """"lecturebuild 0.2.0 (commit 1a2b3c4d5e6f)", or "" for a result that does not say."""
+        if not self.lecturebuild:
+            return ""
+        return f"lecturebuild {self.lecturebuild}" + (f" (commit {self.commit[:12]})" if self.commit else "")
 
     @property
     def description(self) -> str:

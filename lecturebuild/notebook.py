@@ -50,7 +50,8 @@ def build_notebook(view: LectureView, store: Store) -> nbformat.NotebookNode:
         "language_info": {"name": "python", "version": view.device.python},
         "lecturebuild": {"lecture": lecture.name, "device": view.device.kind, "device_name": view.device.name,
                          "torch": view.device.torch, "python": view.device.python, "cuda": view.device.cuda,
-                         "precision": lecture.precision, "hash_seed": HASH_SEED, "built": view.built},
+                         "precision": lecture.precision, "hash_seed": HASH_SEED, "built": view.built,
+                         "version": view.device.lecturebuild, "commit": view.device.commit},
     })
     return notebook
 

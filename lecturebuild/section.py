@@ -36,6 +36,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import version as lecturebuild_version
 from .model import SETUP_ID, Device, File, Lecture, Limits, SectionResult, SnippetRun
 from .store import Store, file_digest, write_atomic
 
@@ -90,9 +91,10 @@ def _describe_device(kind: str) -> Device:
     version = torch.__version__ if torch else "none"
     python = platform.python_version()
     isa = _cpu_capability()
+    tool = {"lecturebuild": lecturebuild_version.version(), "commit": lecturebuild_version.commit()}
     if kind == "cuda":
-        return Device("cuda", torch.cuda.get_device_name(0), version, python, torch.version.cuda or "", isa=isa)
-    return Device("cpu", _cpu_name(), version, python, isa=isa)
+        return Device("cuda", torch.cuda.get_device_name(0), version, python, torch.version.cuda or "", isa=isa, **tool)
+    return Device("cpu", _cpu_name(), version, python, isa=isa, **tool)
 
 
 def _now() -> str:

@@ -18,6 +18,7 @@ import sys
 import pytest
 
 from conftest import GOLDEN, REPO, cuda_here, doit
+from lecturebuild import TEMPLATES_DIR
 
 OUTPUTS = ["markdown/01_basics.md", "markdown/02_plots.md", "html/01_basics.html", "html/02_plots.html",
            "notebooks/01_basics.ipynb", "notebooks/02_plots.ipynb", "site/02_plots.html", "site/index.html",
@@ -32,6 +33,7 @@ NORMALISE = [
     (re.compile(r"ran in [\d.]+ m?s"), "ran in <seconds>"),
     (re.compile(r"on CPU " + PARENS), "on CPU (<device>)"),
     (re.compile(r"(of its code: CPU), [^;]*;"), r"\1, <device>;"),
+    (re.compile(r"lecturebuild \d+(\.\d+)+( \(commit [0-9a-f]+\))?"), "lecturebuild <version>"),
     (re.compile(r"\d+ ms of compute|[\d.]+ s of compute"), "<seconds> of compute"),
     (re.compile(r"took [\d.]+ m?s"), "took <seconds>"),
     (re.compile(r"on\n<strong>CPU</strong> " + PARENS + r" with\n<strong>torch [^<]*</strong>,\nPython \d+(?:\.\d+)*"),
@@ -42,7 +44,8 @@ NORMALISE = [
 def normalise(relative: str, text: str) -> str:
     if relative.endswith(".ipynb"):
         notebook = json.loads(text)
-        notebook["metadata"]["lecturebuild"].update(device_name="<device>", torch="<torch>", python="<python>")
+        notebook["metadata"]["lecturebuild"].update(device_name="<device>", torch="<torch>", python="<python>",
+                                                    version="<version>", commit="<commit>")
         notebook["metadata"]["language_info"]["version"] = "<python>"
         for cell in notebook["cells"]:
             cell.get("metadata", {}).get("lecturebuild", {}).pop("seconds", None)
@@ -51,7 +54,7 @@ def normalise(relative: str, text: str) -> str:
                     output["data"]["image/png"] = "<png>"
         text = json.dumps(notebook, indent=1, sort_keys=True) + "\n"
     for name in ("reveal/reveal.css", "reveal/reveal.js", "reveal/notes.js", "deck.css"):  # what a deck inlines
-        text = text.replace((REPO / "templates" / "slides" / name).read_text(), f"<{name}>")
+        text = text.replace((TEMPLATES_DIR / "slides" / name).read_text(), f"<{name}>")
     for pattern, replacement in NORMALISE:
         text = pattern.sub(replacement, text)
     return text
