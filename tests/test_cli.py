@@ -1,4 +1,4 @@
-"""`lecturebuild serve`: a real server process that rebuilds when a lecture is saved."""
+"""The `lecturebuild` command: `serve` (a real server process that rebuilds when a lecture is saved), `new`, and what a build records of lecturebuild itself."""
 
 from __future__ import annotations
 
@@ -78,3 +78,43 @@ def test_serve_refuses_a_folder_that_is_not_a_course(tmp_path):
     result = subprocess.run([sys.executable, "-m", "lecturebuild", "serve", "--course", str(tmp_path)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "not a course" in result.stderr
+
+
+def lecturebuild(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lecturebuild", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_new_refuses_a_folder_that_is_not_empty_and_with_force_keeps_what_is_there(tmp_path):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "course.yml").write_text("title: Mine\ndescription: My own words.\n")
+    refused = lecturebuild("new", "notes", cwd=tmp_path)
+    assert refused.returncode == 2 and "notes is not empty (course.yml)" in refused.stderr and "--force" in refused.stderr
+    assert sorted(p.name for p in (tmp_path / "notes").iterdir()) == ["course.yml"]  # nothing written
+    forced = lecturebuild("new", "notes", "--force", cwd=tmp_path)
+    assert forced.returncode == 0, forced.stderr
+    assert (tmp_path / "notes" / "course.yml").read_text() == "title: Mine\ndescription: My own words.\n"
+    assert (tmp_path / "notes" / "lectures" / "01_first_steps.md").is_file()
+    assert (tmp_path / "notes" / "dodo.py").read_text().count("\n") <= 5  # a few lines: every task is the package's
+    (tmp_path / "a file").write_text("")
+    assert "is a file, not a folder" in lecturebuild("new", "a file", cwd=tmp_path).stderr
+
+
+def test_a_course_named_with_yaml_syntax_still_gets_a_valid_course_yml(tmp_path):
+    assert lecturebuild("new", "deep: learning #1", cwd=tmp_path).returncode == 0
+    from lecturebuild.course import load_course
+
+    assert load_course(tmp_path / "deep: learning #1").title == "Deep: learning #1"
+
+
+def test_each_result_records_the_lecturebuild_that_ran_it_with_the_commit_of_this_checkout(built_sample):
+    import lecturebuild
+
+    course, _ = built_sample
+    result = json.loads((course / "build" / "results" / "01_basics" / "tensors.json").read_text())
+    assert result["device"]["lecturebuild"] == lecturebuild.__version__
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    expected = head.stdout.strip() if head.returncode == 0 and (REPO / ".git").exists() else ""
+    assert result["device"]["commit"] == expected
+    footer = f"Built with lecturebuild {lecturebuild.__version__}" + (f" (commit {expected[:12]})" if expected else "")
+    assert footer in (course / "build" / "site" / "index.html").read_text()
