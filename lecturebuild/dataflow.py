@@ -285,7 +285,7 @@ def _scope(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lam
     inner = _Visitor()
     for statement in body:
         inner.visit(statement)
-    free = (inner.found.reads | inner.late_reads | _loads_all(body)) - local
+    free = (inner.found.reads | inner.late_reads | _loads_all(body)) - local - BUILTINS  # `super()` in a method is no need
     changed: set[str] = set()
     stack = list(inner.found.changes | declared_global)
     while stack:  # `opt = SGD(model.parameters()); opt.step()` inside the body changes the global model

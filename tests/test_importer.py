@@ -73,6 +73,55 @@ def test_the_notebook_seed_imports_as_text_and_builds_except_its_broken_last_cel
     assert len(failed) == 1 and "rnn_vs_lstm_vs_gru" in failed[0]  # every other section built
 
 
+def test_a_pdf_shaped_lecture_builds_and_its_pasted_outputs_are_reported(tmp_path):
+    """What the Markdown seed proves, on a document of its shape written here: pasted outputs that no run
+    printed, a block cut by a page break, a parameter count typed by hand."""
+    course = new_course(tmp_path)
+    imported = import_(course, seeds.write(tmp_path, "pdf_lecture.md", seeds.PDF_LECTURE))
+    assert imported.returncode == 0, imported.stderr
+    assert "the block at line 28, joined with the block at line 37 (a page break had split it)" in imported.stdout
+    assert "uses 'super'" not in imported.stdout  # a builtin, in a method: no section defines it, none must
+    lecture = (course / "lectures" / "01_pdf_lecture.md").read_text()
+    assert "title: Tensors and Recurrent Layers" in lecture and "setup: setup.py" in lecture
+    assert "## 1.2 A recurrent layer {#a_recurrent_layer needs=shapes}" in lecture
+    joined = (course / "snippets" / "01_pdf_lecture" / "a_recurrent_layer.py").read_text()
+    assert "rnn = nn.RNN(\n    input_size=32,\n    hidden_size=64,\n    num_layers=2," in joined  # dedented to fit
+
+    build = doit(course)
+    assert build.returncode == 0, build.stdout + build.stderr
+    report = (course / "build" / "claims" / "01_pdf_lecture.txt").read_text()
+    assert report in build.stderr  # the first build prints it
+    assert report.startswith("01_pdf_lecture: 3 of 3 code blocks print otherwise")
+    assert report.count("\n-=====\n") == 3  # every separator line the document shows is wrong
+    assert "\n+" + "=" * 60 + "\n" in report and "\n+" + "=" * 40 + "\n" in report
+    assert "\n-Parameters: 2,111,234\n" in report and "\n+Parameters: 2,071,554\n" in report  # PyTorch's count
+    assert "\n x: torch.Size([4, 10, 32])" in report  # shown as agreeing context, not as a difference
+    handout = (course / "build" / "markdown" / "01_pdf_lecture.md").read_text()
+    assert "h_n: torch.Size([2, 4, 64])" in handout and "Parameters: 2,071,554" in handout
+
+
+def test_a_text_exported_notebook_imports_as_its_notebook_does_and_builds_except_its_broken_last_cell(tmp_path):
+    """What the notebook seed proves, on an export of its shape written here."""
+    course = new_course(tmp_path)
+    export = seeds.write(tmp_path, "rnns.txt", seeds.NOTEBOOK_EXPORT)
+    nbformat.write(seeds.notebook_from_text(export), tmp_path / "rnns.ipynb")
+    assert import_(course, tmp_path / "rnns.ipynb", "--name", "from_notebook").returncode == 0
+    done = import_(course, export, "--name", "rnns")
+    assert done.returncode == 0, done.stderr
+    assert "sequential: true" in done.stdout  # it seeds once at the top and trains later
+    snippets = {p.name: p.read_text() for p in (course / "snippets" / "rnns").iterdir()}
+    assert snippets == {p.name: p.read_text() for p in (course / "snippets" / "from_notebook").iterdir()}
+    assert len(snippets) == 5  # the setup, the rest of the first cell (seeds, device) and three cells
+    (course / "lectures" / "from_notebook.md").unlink()
+    build = doit(course)
+    assert build.returncode != 0
+    assert "input.size(-1) must be equal to input_size. Expected 32, got 1" in build.stdout + build.stderr
+    failed = [line for line in build.stderr.splitlines() if ": FAILED in" in line]
+    assert len(failed) == 1 and "rnns/gradient_flow" in failed[0]  # every other section built
+    results = course / "build" / "results" / "rnns"
+    assert json.loads((results / "training.json").read_text())["failure"] == ""
+
+
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
 
 
