@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import threading
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"lecturebuild {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     new_parser = commands.add_parser("new", help="make a course folder that builds at once")
-    new_parser.add_argument("path", type=Path, help="the folder to make (it must be empty or not exist)")
+    new_parser.add_argument("path", help="the folder to make (it must be empty or not exist)")
     new_parser.add_argument("--force", action="store_true",
                             help="add the starter course to a folder that is not empty (files already there are kept)")
     commands.add_parser("build", help="run doit for the course here (--course PATH for another); "
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     return import_command(args)
 
 
-def new_command(path: Path, force: bool) -> int:
+def new_command(path: str, force: bool) -> int:
     from .errors import LectureBuildError
     from .scaffold import new_course
 
@@ -65,7 +66,7 @@ def new_command(path: Path, force: bool) -> int:
         print(f"lecturebuild: {exc}", file=sys.stderr)
         return 2
     print(f"lecturebuild: made a course in {path} ({len(written)} files); build it with\n\n"
-          f"    cd {path} && doit\n\nthen open build/site/index.html, or preview it with `lecturebuild serve`")
+          f"    cd {shlex.quote(str(path))} && doit\n\nthen open build/site/index.html, or preview it with `lecturebuild serve`")
     return 0
 
 

@@ -92,9 +92,11 @@ built-in template of the same name (for example `templates/markdown/lecture.md.j
 }
 
 
-def new_course(path: Path, force: bool = False) -> list[Path]:
+def new_course(path: str | Path, force: bool = False) -> list[Path]:
     """Write the starter course into `path`; the paths written. An existing non-empty folder is refused
     unless `force`, and even then no file already there is overwritten."""
+    if not str(path).strip():
+        raise LectureBuildError("say which folder to make: lecturebuild new PATH")
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise LectureBuildError(f"{path} is a file, not a folder")
@@ -105,13 +107,16 @@ def new_course(path: Path, force: bool = False) -> list[Path]:
                                 "starter course to it (files already there are kept)")
     title = path.resolve().name.replace("_", " ").replace("-", " ").strip().capitalize() or "My course"
     written = []
-    for name, text in FILES.items():
-        target = path / name
-        if target.exists():
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        text = text.replace("{title_yaml}", json.dumps(title)).replace("{title}", title)
-        target.write_text(text, encoding="utf-8")
-        written.append(target)
-    (path / "templates").mkdir(exist_ok=True)
+    try:
+        for name, text in FILES.items():
+            target = path / name
+            if target.exists():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            text = text.replace("{title_yaml}", json.dumps(title)).replace("{title}", title)
+            target.write_text(text, encoding="utf-8")
+            written.append(target)
+        (path / "templates").mkdir(exist_ok=True)
+    except OSError as exc:
+        raise LectureBuildError(f"could not make the course in {path}: {exc.strerror} ({exc.filename})") from None
     return written

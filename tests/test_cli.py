@@ -98,10 +98,15 @@ def test_new_refuses_a_folder_that_is_not_empty_and_with_force_keeps_what_is_the
     assert (tmp_path / "notes" / "dodo.py").read_text().count("\n") <= 5  # a few lines: every task is the package's
     (tmp_path / "a file").write_text("")
     assert "is a file, not a folder" in lecturebuild("new", "a file", cwd=tmp_path).stderr
+    unmade = lecturebuild("new", "/proc/no-course-here", cwd=tmp_path)  # a folder that cannot be made
+    assert unmade.returncode == 2 and unmade.stderr.startswith("lecturebuild: could not make the course in")
+    assert "Traceback" not in unmade.stderr
+    assert lecturebuild("new", "", cwd=tmp_path).stderr == "lecturebuild: say which folder to make: lecturebuild new PATH\n"
 
 
 def test_a_course_named_with_yaml_syntax_still_gets_a_valid_course_yml(tmp_path):
-    assert lecturebuild("new", "deep: learning #1", cwd=tmp_path).returncode == 0
+    made = lecturebuild("new", "deep: learning #1", cwd=tmp_path)
+    assert made.returncode == 0 and "cd 'deep: learning #1' && doit" in made.stdout  # a line to paste as it is
     from lecturebuild.course import load_course
 
     assert load_course(tmp_path / "deep: learning #1").title == "Deep: learning #1"
