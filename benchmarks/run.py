@@ -25,8 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from lecturebuild.course import load_course  # noqa: E402
-from lecturebuild.script import write_script  # noqa: E402
+from lecturebuild.course.load import load_course  # noqa: E402
+from lecturebuild.render.script import write_script  # noqa: E402
 
 
 def timed(command: list[str], cwd: Path, env: dict | None = None) -> tuple[float, subprocess.CompletedProcess]:
@@ -181,7 +181,7 @@ def longest_chain(course: Path) -> float:
     """The longest chain of section compute: a section's own seconds plus those of the setup and the
     sections it needs (what no schedule can overlap)."""
     from lecturebuild.model import SETUP_ID
-    from lecturebuild.section import required
+    from lecturebuild.run.section import required
 
     seconds = {(r["lecture"], r["section"]): r["seconds"] for r in results(course)}
     return max(seconds[lecture.name, sid] + sum(seconds[lecture.name, n] for n in required(lecture, sid))
@@ -278,7 +278,7 @@ def machine(device: str) -> str:
 
 
 def chromium() -> str:
-    from lecturebuild.pdf import find_chromium
+    from lecturebuild.render.pdf import find_chromium
 
     return subprocess.run([find_chromium(), "--version"], capture_output=True, text=True).stdout.strip()
 
@@ -301,7 +301,7 @@ def main() -> None:
     parser.add_argument("--formats-only", action="store_true", help="only slides and PDFs after a build")
     args = parser.parse_args()
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    from lecturebuild.cache import cuda_present
+    from lecturebuild.run.plan import cuda_present
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

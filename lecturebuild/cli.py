@@ -19,7 +19,7 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from . import __version__
+from lecturebuild import __version__
 
 RELOAD_PATH = "/__lecturebuild__/build"  # the preview's build counter; site.js polls it on localhost
 WATCHED = ("lectures", "snippets", "templates", "data", "course.yml")
@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def new_command(path: str, force: bool) -> int:
-    from .errors import LectureBuildError
-    from .scaffold import new_course
+    from lecturebuild.errors import LectureBuildError
+    from lecturebuild.scaffold import new_course
 
     try:
         written = new_course(path, force)
@@ -112,8 +112,8 @@ def _package_loader():
 
 
 def import_command(args) -> int:
-    from .errors import LectureBuildError
-    from .importer import import_lecture
+    from lecturebuild.errors import LectureBuildError
+    from lecturebuild.importer.write import import_lecture
 
     try:
         done = import_lecture(args.source, args.course.resolve(), args.name, args.format, args.force)

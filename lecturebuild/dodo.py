@@ -12,7 +12,7 @@ from pathlib import Path
 
 from doit import get_var
 
-from . import tasks
+from lecturebuild.tasks import check, execute, options, publish, render, report
 
 __all__ = ["DOIT_CONFIG", "task_execute", "task_markdown", "task_html", "task_notebook", "task_slides", "task_pdf",
            "task_site", "task_claims", "task_publish", "task_check", "task_accept", "task_portability",
@@ -21,73 +21,73 @@ __all__ = ["DOIT_CONFIG", "task_execute", "task_markdown", "task_html", "task_no
 # The course to build: the folder doit runs in (the dodo.py's), or another one with `doit course=PATH`.
 ROOT = Path(get_var("course") or os.getcwd()).resolve()
 os.chdir(ROOT)  # messages then name files relative to the course
-DOIT_CONFIG = tasks.doit_config(ROOT)
-COURSE = tasks.load_or_exit(ROOT)
-DOIT_CONFIG["default_tasks"] += tasks.course_formats(COURSE)  # course.yml's `slides: true`, `pdf: true`
-DEVICE = tasks.device_or_exit(tasks.requested_device(), COURSE)
-JOBS = tasks.requested_jobs(DEVICE)
+DOIT_CONFIG = report.doit_config(ROOT)
+COURSE = options.load_or_exit(ROOT)
+DOIT_CONFIG["default_tasks"] += options.course_formats(COURSE)  # course.yml's `slides: true`, `pdf: true`
+DEVICE = options.device_or_exit(options.requested_device(), COURSE)
+JOBS = options.requested_jobs(DEVICE)
 
 
 def task_execute():
     """Run the stale sections of every lecture on the device (doit device=auto|cpu|cuda jobs=N)."""
-    yield from tasks.execute_tasks(COURSE, DEVICE, JOBS)
+    yield from execute.execute_tasks(COURSE, DEVICE, JOBS)
 
 
 def task_markdown():
     """Render the Markdown handouts: build/markdown/<lecture>.md."""
-    yield from tasks.render_tasks(COURSE, "markdown")
+    yield from render.render_tasks(COURSE, "markdown")
 
 
 def task_html():
     """Render the HTML pages: build/html/<lecture>.html."""
-    yield from tasks.render_tasks(COURSE, "html")
+    yield from render.render_tasks(COURSE, "html")
 
 
 def task_notebook():
     """Render the executed notebooks: build/notebooks/<lecture>.ipynb."""
-    yield from tasks.render_tasks(COURSE, "notebook")
+    yield from render.render_tasks(COURSE, "notebook")
 
 
 def task_slides():
     """Render the slide decks from the build's results: build/slides/<lecture>.html (reveal.js, one file each)."""
-    yield from tasks.render_tasks(COURSE, "slides")
+    yield from render.render_tasks(COURSE, "slides")
 
 
 def task_pdf():
     """Print the lecture pages as PDF handouts with headless Chromium: build/pdf/<lecture>.pdf."""
-    yield from tasks.pdf_tasks(COURSE)
+    yield from render.pdf_tasks(COURSE)
 
 
 def task_site():
     """Build the course site: build/site/ (open build/site/index.html, or publish it)."""
-    yield from tasks.site_tasks(COURSE)
+    yield from render.site_tasks(COURSE)
 
 
 def task_claims():
     """Report where imported lectures' real outputs differ from what their sources showed (claims/)."""
-    yield from tasks.claims_tasks(COURSE)
+    yield from check.claims_tasks(COURSE)
 
 
 def task_publish():
     """Publish build/site/: doit publish to=FOLDER, or branch=NAME for a commit that is never pushed."""
-    return tasks.publish_task(COURSE, ROOT / "build")
+    return publish.publish_task(COURSE, ROOT / "build")
 
 
 def task_check():
     """Rebuild what is stale, then compare the outputs with the accepted snapshots and the prose with the outputs."""
-    return tasks.check_task(COURSE, ROOT / "build")
+    return check.check_task(COURSE, ROOT / "build")
 
 
 def task_accept():
     """Accept the current outputs as the snapshots in snapshots/<device>/ (review, then commit them)."""
-    return tasks.accept_task(COURSE, ROOT / "build")
+    return check.accept_task(COURSE, ROOT / "build")
 
 
 def task_portability():
     """Where a GPU is present: run every section on the CPU and on the GPU and list what prints otherwise."""
-    return tasks.portability_task(COURSE, ROOT / "build", DEVICE)
+    return check.portability_task(COURSE, ROOT / "build", DEVICE)
 
 
 def task_reproduce():
     """Re-execute the built notebooks in a fresh Jupyter kernel and compare their outputs with the build."""
-    return tasks.reproduce_task(COURSE, ROOT / "build")
+    return check.reproduce_task(COURSE, ROOT / "build")

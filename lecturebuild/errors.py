@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import errno
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+
+def say(message: str) -> None:
+    """A message for the instructor, on stderr as the build goes (doit's own output is on stdout)."""
+    print(message, file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,30 @@ class RenderError(LectureBuildError):
 
 class DeviceError(LectureBuildError):
     """The requested device cannot be used on this machine."""
+
+
+class MathError(LectureBuildError):
+    """An expression latex2mathml cannot read; the renderer adds the lecture file and line."""
+
+    def __init__(self, tex: str, reason: str):
+        super().__init__(f"cannot render the math ${tex}$: {reason}")
+        self.tex = tex
+
+
+class PdfError(LectureBuildError):
+    """A handout could not be printed; the message says why and what to do."""
+
+
+class PublishError(LectureBuildError):
+    """The site could not be published where it was asked to go; the message says why."""
+
+
+class ImportProblem(LectureBuildError):
+    """A source that `lecturebuild import` cannot read, located in it."""
+
+    def __init__(self, source: Path, line: int, message: str):
+        super().__init__(str(Problem(source, line, message)))
+
 
 
 def os_problem(exc: OSError) -> str:

@@ -10,6 +10,7 @@ as JSON, so each run-side type converts to and from plain data with `to_data` / 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Union
 
@@ -114,6 +115,11 @@ class Lecture:
     @property
     def runnable(self) -> tuple[Section, ...]:
         return tuple(s for s in self.sections if s.snippets)
+
+    @property
+    def run_ids(self) -> tuple[str, ...]:
+        """What its results are stored under: the setup (where it has one), then every section with code."""
+        return ((SETUP_ID,) if self.setup else ()) + tuple(s.id for s in self.runnable)
 
 
 @dataclass(frozen=True)
@@ -292,12 +298,119 @@ class SectionResult:
         )
 
 
+@dataclass(frozen=True)
+class SectionDone:
+    """What the build hears as a section ends, from this machine's worker or a Dask task: its result is stored
+    by then, with `digest`, unless `error` says why it could not be."""
+
+    lecture: str
+    section: str
+    ok: bool
+    seconds: float  # what its snippets took
+    wall: float  # from the fork of its process to its end
+    device: str  # the kind it ran on: "cpu" or "cuda"
+    notes: tuple[str, ...] = ()
+    reused: tuple[str, ...] = ()  # the sections it went on from instead of running them again
+    digest: str = ""  # of the stored result
+    error: str = ""  # why its result could not be stored ("": it was)
+
+    @classmethod
+    def of(cls, result: SectionResult, digest: str = "", error: str = "") -> "SectionDone":
+        return cls(lecture=result.lecture, section=result.section, ok=result.ok and not error, seconds=result.seconds,
+                   wall=result.wall, device=result.device.kind, notes=result.notes, reused=result.reused,
+                   digest=digest, error=error)
+
+    def to_data(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> "SectionDone":
+        return cls(**{**data, "notes": tuple(data["notes"]), "reused": tuple(data["reused"])})
+
+
+@dataclass(frozen=True)
+class LectureDone:
+    """Every stale section of a lecture has ended: the digests of its results as they were stored, by section id,
+    for rendering it while other lectures still run."""
+
+    lecture: str
+    digests: dict[str, str]
+
+
 def _output_from_data(data: dict[str, Any]) -> Output:
     fields = dict(data)
     cls = _OUTPUT_TYPES[fields.pop("kind")]
     if "data" in fields:
         fields["data"] = tuple(fields["data"])
     return cls(**fields)
+
+
+# ----------------------------------------------------------------------------------------------
+# What a run hands to the prose: the values of the names a section defined, as plain data on disk
+# (numbers, strings, lists and dicts of them, and the three kinds below, each a one-key dict).
+
+
+class Shape(tuple):
+    """A tensor shape; prints the way torch prints it, iterates like a tuple."""
+
+    def __str__(self) -> str:
+        return f"torch.Size([{', '.join(str(d) for d in self)}])"
+
+    __repr__ = __str__
+
+    def to_data(self) -> dict[str, Any]:
+        return {"__shape__": list(self)}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """What the prose may quote of a tensor: its shape, dtype, device and, if it holds one number, the number."""
+
+    shape: Shape
+    dtype: str
+    device: str
+    item: Any = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", Shape(self.shape))
+
+    def __str__(self) -> str:
+        return str(self.item) if self.item is not None else f"tensor of shape {self.shape}"
+
+    def to_data(self) -> dict[str, Any]:
+        info = {"shape": list(self.shape), "dtype": self.dtype, "device": self.device}
+        return {"__tensor__": info if self.item is None else {**info, "item": self.item}}
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    """What the prose may quote of an nn.Module: its class name and parameter counts."""
+
+    cls: str
+    parameters: int
+    trainable: int
+    device: str = ""
+
+    def __str__(self) -> str:
+        return self.cls
+
+    def to_data(self) -> dict[str, Any]:
+        return {"__module__": asdict(self)}
+
+
+def value_from_data(value: Any) -> Any:
+    """A stored value as the prose sees it: shapes, tensors and modules as the types above."""
+    if isinstance(value, list):
+        return [value_from_data(v) for v in value]
+    if isinstance(value, dict):
+        if "__shape__" in value:
+            return Shape(value["__shape__"])
+        if "__tensor__" in value:
+            return TensorInfo(**value["__tensor__"])
+        if "__module__" in value:
+            return ModuleInfo(**value["__module__"])
+        return {k: value_from_data(v) for k, v in value.items()}
+    return value
 
 
 SETUP_ID = "_setup"  # the section name a lecture's setup result is stored under
@@ -313,3 +426,14 @@ SLIDE_MODES = ("all", "outputs", "code", "prose", "none")
 
 # Python's hash seed for every section: iteration over a set of strings is then the same in every run.
 HASH_SEED = "0"
+
+
+def required(lecture: Lecture, section: str) -> tuple[str, ...]:
+    """What must have run, in order, in a process before `section` runs in it."""
+    if section == SETUP_ID:
+        return ()
+    return ((SETUP_ID,) if lecture.setup else ()) + tuple(s.id for s in lecture.closure(lecture.section(section)))
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -14,25 +14,19 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .errors import LectureBuildError
-from .model import Course
-from .store import Store
+from lecturebuild.errors import PublishError
+from lecturebuild.model import Course
+from lecturebuild.store import Store
 
 MARKER = ".lecturebuild-site"  # left in a published folder: only such a folder is ever replaced
 
 
-class PublishError(LectureBuildError):
-    pass
-
-
 def unpublishable(course: Course, store: Store) -> list[str]:
     """Why the built site does not show the course as it is: failed sections, missing pages."""
-    from .execute import load_results
-
     problems = []
     site = store.build / "site"
     for lecture in course.lectures:
-        bad = [sid for sid, r in load_results(store, lecture).items() if r is None or not r.ok]
+        bad = store.results(lecture).without_good_run
         if bad:
             problems.append(f"{lecture.source.name}: sections without a good run: {', '.join(bad)}")
         if not (site / f"{lecture.name}.html").exists():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .errors import LectureBuildError
+from lecturebuild.errors import LectureBuildError
 
 LECTURE = "01_first_steps"
 

@@ -14,14 +14,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
-from .model import SectionResult
+from lecturebuild.model import Lecture, SectionResult
+
+# The digest of each result the worker stored, by (lecture, section id).
+Manifest = dict[tuple[str, str], str]
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
@@ -105,6 +111,116 @@ class Store:
         """The stored result, or None when there is none or it cannot be read (then the section re-runs)."""
         return read_result(self.result_path(lecture, section))
 
+    def result_paths(self, lecture: Lecture) -> dict[str, Path]:
+        """Where each of the lecture's results is stored, by section id (the setup's first)."""
+        return {sid: self.result_path(lecture.name, sid) for sid in lecture.run_ids}
+
+    def result_files(self, lecture: Lecture) -> list[str]:
+        """The same, as doit's file lists take them."""
+        return [str(path) for path in self.result_paths(lecture).values()]
+
+    def results(self, lecture: Lecture) -> "Results":
+        return Results(lecture.name, {sid: self.load(lecture.name, sid) for sid in lecture.run_ids})
+
+    def read_manifest(self, lectures) -> Manifest:
+        """The digests of the results the worker stored. A build folder without a manifest (new, or from an
+        older lecturebuild) takes the results it holds as they are, once."""
+        try:
+            entries = json.loads(self.manifest_path.read_text("utf-8"))
+            return {_manifest_key(key): entry["digest"] for key, entry in entries.items()}
+        except (OSError, ValueError, TypeError, KeyError):
+            return {(lecture.name, sid): file_digest(path) for lecture in lectures
+                    for sid, path in self.result_paths(lecture).items() if path.exists()}
+
+    def write_manifest(self, manifest: Manifest) -> None:
+        """With each digest, the file's modification time: doit's up-to-date check compares that (cheaply)."""
+        entries = {}
+        for (lecture, sid), digest in sorted(manifest.items()):
+            with contextlib.suppress(OSError):
+                mtime = self.result_path(lecture, sid).stat().st_mtime_ns
+                entries[f"{lecture}/{sid}"] = {"digest": digest, "mtime": mtime}
+        write_atomic(self.manifest_path, json.dumps(entries, indent=0))
+
+    def changed_results(self, lecture: Lecture, manifest: Manifest) -> list[str]:
+        """The lecture's stored results whose content is not what the worker stored."""
+        return [sid for sid, path in self.result_paths(lecture).items()
+                if path.exists() and manifest.get((lecture.name, sid)) != file_digest(path)]
+
+    def write_reads_index(self, lecture: Lecture) -> None:
+        """The files any of the lecture's results read: doit consults them to decide whether to plan at all."""
+        reads: dict[str, str] = {}
+        for result in self.results(lecture).values():
+            reads.update(result.reads if result is not None else {})
+        path = self.reads_path(lecture.name)
+        text = json.dumps(dict(sorted(reads.items())), indent=0)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            write_atomic(path, text)
+
+
+class Results(Mapping):
+    """A lecture's stored results by section id (the setup's under SETUP_ID first), None where a section has
+    none that can be read; it knows whether every section ran well."""
+
+    def __init__(self, lecture: str, results: dict[str, SectionResult | None]):
+        self.lecture = lecture
+        self._results = dict(results)
+
+    def __getitem__(self, sid: str) -> SectionResult | None:
+        return self._results[sid]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._results)
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    @property
+    def without_good_run(self) -> list[str]:
+        """The sections whose result is missing, or whose run failed."""
+        return [sid for sid, r in self._results.items() if r is None or not r.ok]
+
+    @property
+    def all_good(self) -> bool:
+        return not self.without_good_run
+
+    def good(self) -> dict[str, SectionResult]:
+        """The results of the sections that ran well."""
+        return {sid: r for sid, r in self._results.items() if r is not None and r.ok}
+
+    def stored(self) -> dict[str, SectionResult]:
+        """Every result there is, good or not."""
+        return {sid: r for sid, r in self._results.items() if r is not None}
+
+
+def _manifest_key(key: str) -> tuple[str, str]:
+    lecture, _, sid = key.partition("/")
+    return lecture, sid
+
+
+def reads_unchanged(index: str, root: str) -> bool:
+    """doit's up-to-date check of a lecture's execute task: False once a file its sections read changed
+    (a data file, a local module); the task then runs, and the planner says which file it was."""
+    try:
+        reads = json.loads(Path(index).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return not any(file_digest(Path(root) / path) != digest for path, digest in reads.items())
+
+
+def results_untouched(manifest_path: str, lecture: str, paths: list[str]) -> bool:
+    """doit's up-to-date check of an execute task: False once a stored result was changed since the
+    worker wrote it (by hand, or by a process a section left behind); the planner then runs it again."""
+    try:
+        entries = json.loads(Path(manifest_path).read_text("utf-8"))
+    except (OSError, ValueError):
+        return True  # no manifest yet: the first executing build makes one
+    for path in paths:
+        entry = entries.get(f"{lecture}/{Path(path).stem}")
+        with contextlib.suppress(OSError):
+            if entry is None or Path(path).stat().st_mtime_ns != entry["mtime"]:
+                return False
+    return True
+
 
 def file_digest(path: Path) -> str:
     try:
@@ -118,3 +234,15 @@ def read_result(path: Path) -> SectionResult | None:
         return SectionResult.from_data(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def digest(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()[:32]
+
+
+def key_of(inputs: dict[str, str]) -> str:
+    return digest(json.dumps(inputs, sort_keys=True))

@@ -1,12 +1,15 @@
-"""Which lecturebuild produced a result: its version and, where it runs from a git checkout, the commit."""
+"""Which lecturebuild this is: its version, the commit where it runs from a git checkout, and digests of its
+code, which the caches take as inputs."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
-from . import __version__
+from lecturebuild import __version__
 
-CHECKOUT = Path(__file__).resolve().parent.parent  # the source tree, where the package is not installed
+PACKAGE = Path(__file__).resolve().parent
+CHECKOUT = PACKAGE.parent  # the source tree, where the package is not installed
 
 
 def commit() -> str:
@@ -40,3 +43,27 @@ def commit() -> str:
 
 def version() -> str:
     return __version__
+
+
+# What runs a section and records its result: a change here re-runs every section.
+RUN_CODE = ("run", "model.py", "prelude.py")
+# What turns results into pages: a change here re-renders every lecture and runs nothing.
+RENDER_CODE = ("render", "model.py", "prelude.py")
+
+
+def code_files(*parts: str) -> list[Path]:
+    """The package's Python files under `parts` (subpackages or modules of lecturebuild; none: all of them),
+    found on disk, so that a module added or moved is covered without a list to keep up to date."""
+    found: set[Path] = set()
+    for part in parts or (".",):
+        path = PACKAGE / part
+        found.update(path.rglob("*.py") if path.is_dir() else [path])
+    return sorted(found)
+
+
+def code_digest(*parts: str) -> str:
+    """One digest of the code under `parts`, by path and content."""
+    h = hashlib.sha256()
+    for path in code_files(*parts):
+        h.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:32]

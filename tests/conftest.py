@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from lecturebuild import TEMPLATES_DIR
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = Path(__file__).resolve().parent / "sample_course"
@@ -23,7 +27,7 @@ os.environ.setdefault("LECTUREBUILD_DEVICE", "cpu")
 
 
 def cuda_here() -> bool:
-    from lecturebuild.cache import cuda_present
+    from lecturebuild.run.device import cuda_present
 
     return cuda_present()
 
@@ -97,3 +101,80 @@ def as_if_the_worker_wrote(course: Path, lecture: str, section: str) -> None:
     path = store.result_path(lecture, section)
     entries[f"{lecture}/{section}"] = {"digest": file_digest(path), "mtime": path.stat().st_mtime_ns}
     store.manifest_path.write_text(json.dumps(entries))
+
+
+def sleeping_course(root: Path, sections: int) -> Path:
+    body = "".join(f"## Step {i} {{#step{i}}}\n```{{snippet}} step{i}.py\n```\n" for i in range(sections))
+    (root / "lectures").mkdir(parents=True)
+    (root / "lectures" / "slow.md").write_text("---\ntitle: Slow\norder: 1\nsummary: S\n---\n" + body)
+    (root / "snippets" / "slow").mkdir(parents=True)
+    for i in range(sections):
+        (root / "snippets" / "slow" / f"step{i}.py").write_text(f"import time\ntime.sleep(1.0)\nprint({i})\n")
+    return root
+
+
+OUTPUTS = ["markdown/01_basics.md", "markdown/02_plots.md", "html/01_basics.html", "html/02_plots.html",
+           "notebooks/01_basics.ipynb", "notebooks/02_plots.ipynb", "site/02_plots.html", "site/index.html",
+           "slides/01_basics.html", "slides/02_plots.html"]
+
+
+PARENS = r"\((?:[^()]|\([^()]*\))*\)"  # "(...)", with parentheses inside: "(Intel(R) Xeon(R) Processor, ...)"
+
+
+NORMALISE = [
+    (re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?(\+00:00| UTC)"), "<time>"),
+    (re.compile(r"real run on (\w+) " + PARENS), r"real run on \1 (<device>)"),
+    (re.compile(r"0x[0-9a-f]{6,}"), "0x<address>"),
+    (re.compile(r"[0-9a-f]{20}\.png"), "<figure>.png"),
+    (re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+"), "data:image/png;base64,<png>"),
+    (re.compile(r"ran in [\d.]+ m?s"), "ran in <seconds>"),
+    (re.compile(r"on CPU " + PARENS), "on CPU (<device>)"),
+    (re.compile(r"(of its code: CPU), [^;]*;"), r"\1, <device>;"),
+    (re.compile(r"lecturebuild \d+(\.\d+)+( \(commit [0-9a-f]+\))?"), "lecturebuild <version>"),
+    (re.compile(r"\d+ ms of compute|[\d.]+ s of compute"), "<seconds> of compute"),
+    (re.compile(r"took [\d.]+ m?s"), "took <seconds>"),
+    (re.compile(r"on\n<strong>CPU</strong> " + PARENS + r" with\n<strong>torch [^<]*</strong>,\nPython \d+(?:\.\d+)*"),
+     "on <device>"),
+]
+
+
+def normalise(relative: str, text: str) -> str:
+    if relative.endswith(".ipynb"):
+        notebook = json.loads(text)
+        notebook["metadata"]["lecturebuild"].update(device_name="<device>", torch="<torch>", python="<python>",
+                                                    version="<version>", commit="<commit>")
+        notebook["metadata"]["language_info"]["version"] = "<python>"
+        for cell in notebook["cells"]:
+            cell.get("metadata", {}).get("lecturebuild", {}).pop("seconds", None)
+            for output in cell.get("outputs", []):
+                if "image/png" in output.get("data", {}):
+                    output["data"]["image/png"] = "<png>"
+        text = json.dumps(notebook, indent=1, sort_keys=True) + "\n"
+    for name in ("reveal/reveal.css", "reveal/reveal.js", "reveal/notes.js", "deck.css"):  # what a deck inlines
+        text = text.replace((TEMPLATES_DIR / "slides" / name).read_text(), f"<{name}>")
+    for pattern, replacement in NORMALISE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def import_(course: Path, source: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lecturebuild", "import", str(source), "--course", str(course), *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def new_course(tmp_path: Path) -> Path:
+    course = tmp_path / "course"
+    (course / "lectures").mkdir(parents=True)
+    return course
+
+
+def built_streams(course: Path, lecture: str) -> list[str]:
+    """What each snippet printed in the build, in lecture order."""
+    from lecturebuild.course.load import load_course
+
+    loaded = load_course(course).lecture(lecture)
+    printed = []
+    for section in loaded.runnable:
+        data = json.loads((course / "build" / "results" / lecture / f"{section.id}.json").read_text())
+        printed += ["".join(o["text"] for o in run["outputs"] if o["kind"] == "stream") for run in data["runs"]]
+    return printed

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from lecturebuild import cache
-from lecturebuild.course import load_course
+from lecturebuild.course.load import load_course
 from lecturebuild.errors import DeviceError
+from lecturebuild.run import device, plan
 
-ENV = cache.RunEnvironment(device="cpu", torch="2.13.0+cpu", python="3.11.7", executor="e1")
+ENV = plan.RunEnvironment(device="cpu", torch="2.13.0+cpu", python="3.11.7", executor="e1")
 
 
 
 def keys(root: Path, env=ENV) -> dict[str, str]:
-    return cache.lecture_keys(load_course(root).lectures[0], env)
+    return plan.lecture_keys(load_course(root).lectures[0], env)
 
 
 def changed(before: dict, after: dict) -> set[str]:
@@ -61,27 +61,27 @@ def test_environment_changes_every_key(sample_course, field, value):
 
 def test_why_names_the_changed_inputs(sample_course):
     lecture = load_course(sample_course).lectures[0]
-    table = cache.lecture_inputs(lecture, ENV)
-    assert cache.why(None, table["model"], sample_course) == "not run before"
+    table = plan.lecture_inputs(lecture, ENV)
+    assert plan.why(None, table["model"], sample_course) == "not run before"
     from lecturebuild.model import Device, SectionResult
 
     old = SectionResult(lecture="01_basics", section="training", key="old", inputs=dict(table["training"], torch="2.12.0"),
                         runs=(), values={}, device=Device("cpu", "", "", ""), seconds=0, finished="")
-    assert cache.why(old, table["training"], sample_course) == "changed: torch 2.12.0 -> 2.13.0+cpu"
+    assert plan.why(old, table["training"], sample_course) == "changed: torch 2.12.0 -> 2.13.0+cpu"
     old_code = dataclasses.replace(old, inputs=dict(table["training"], code="x", **{"needs model": "y"}))
-    assert cache.why(old_code, table["training"], sample_course) == "changed: snippet code, needs model"
+    assert plan.why(old_code, table["training"], sample_course) == "changed: snippet code, needs model"
 
 
 def test_cuda_is_refused_clearly_where_there_is_none(monkeypatch):
-    monkeypatch.setattr(cache, "cuda_present", lambda: False)
+    monkeypatch.setattr(device, "cuda_present", lambda: False)
     with pytest.raises(DeviceError, match="device 'cuda' was asked for, but this machine has no CUDA device"):
-        cache.resolve_device("cuda")
-    assert cache.resolve_device("auto") == "cpu"
+        device.resolve_device("cuda")
+    assert device.resolve_device("auto") == "cpu"
     with pytest.raises(DeviceError, match="unknown device 'gpu'"):
-        cache.resolve_device("gpu")
+        device.resolve_device("gpu")
 
 
 def test_auto_picks_cuda_where_present(monkeypatch):
-    monkeypatch.setattr(cache, "cuda_present", lambda: True)
-    assert cache.resolve_device("auto") == "cuda"
-    assert cache.resolve_device("cpu") == "cpu"
+    monkeypatch.setattr(device, "cuda_present", lambda: True)
+    assert device.resolve_device("auto") == "cuda"
+    assert device.resolve_device("cpu") == "cpu"

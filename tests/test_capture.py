@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lecturebuild import capture
-from lecturebuild.model import Error, Figure, Stream, Value, Snippet
+from lecturebuild.model import Error, Figure, Snippet, Stream, Value
+from lecturebuild.run import capture
 
 
 def snippet(code: str, raises: str = "") -> Snippet:

@@ -6,9 +6,9 @@ import json
 import shutil
 
 import pytest
-
 from conftest import cuda_here, doit
-from lecturebuild.check import compare_sections, lines_agree, normalise
+
+from lecturebuild.check.compare import compare_sections, lines_agree, normalise
 
 
 @pytest.mark.parametrize("accepted, built, agree", [

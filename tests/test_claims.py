@@ -12,13 +12,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import REPO, doit
 from nbformat import v4
 
-from conftest import REPO, doit
-from lecturebuild import capture
-from lecturebuild.check import CLAIMS_PRINTED, RANDOM_STATE_NOTE, UNSEEDED_NOTE, random_state_note, tolerant_diff
-from lecturebuild.course import load_course
+from lecturebuild.check.claims import CLAIMS_PRINTED, RANDOM_STATE_NOTE, UNSEEDED_NOTE, random_state_note
+from lecturebuild.check.compare import tolerant_diff
+from lecturebuild.course.load import load_course
 from lecturebuild.model import Figure, Snippet, Stream, Value
+from lecturebuild.run import capture
 
 LOG_LINES = 3000
 DRAWS = 400

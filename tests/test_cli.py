@@ -15,7 +15,6 @@ import urllib.error
 import urllib.request
 
 import pytest
-
 from conftest import REPO
 
 
@@ -107,7 +106,7 @@ def test_new_refuses_a_folder_that_is_not_empty_and_with_force_keeps_what_is_the
 def test_a_course_named_with_yaml_syntax_still_gets_a_valid_course_yml(tmp_path):
     made = lecturebuild("new", "deep: learning #1", cwd=tmp_path)
     assert made.returncode == 0 and "cd 'deep: learning #1' && doit" in made.stdout  # a line to paste as it is
-    from lecturebuild.course import load_course
+    from lecturebuild.course.load import load_course
 
     assert load_course(tmp_path / "deep: learning #1").title == "Deep: learning #1"
 

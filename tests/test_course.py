@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lecturebuild.course import load_course
+from lecturebuild.course.load import load_course
 from lecturebuild.errors import CourseError
 
 FRONT = "---\ntitle: T\norder: 1\nsummary: S\n---\n"

@@ -12,12 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import REPO, doit, sleeping_course
 
-from conftest import REPO, doit
-from test_incremental import sleeping_course
-
-from lecturebuild import daemon
 from lecturebuild.errors import LectureBuildError
+from lecturebuild.run import daemon
 
 WARM = {"LECTUREBUILD_WORKER_IDLE": "60"}
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lecturebuild.course import load_course
-from lecturebuild.execute import execute_lecture, load_results
+from lecturebuild.course.load import load_course
+from lecturebuild.run.execute import execute_lecture
 from lecturebuild.store import Store
 
 FRONT = "---\ntitle: Faults\norder: 1\nsummary: Everything that can go wrong.\nsetup: setup.py\n---\n"
@@ -41,8 +41,8 @@ def make_fault_course(root: Path) -> Path:
 def fault_run(tmp_path_factory):
     root = make_fault_course(tmp_path_factory.mktemp("faults"))
     lecture = load_course(root).lectures[0]
-    import io
     import contextlib
+    import io
 
     messages = io.StringIO()
     with contextlib.redirect_stderr(messages):
@@ -53,7 +53,7 @@ def fault_run(tmp_path_factory):
 def test_the_build_fails_but_every_other_section_ran(fault_run):
     lecture, root, failures, _ = fault_run
     assert len(failures) == 6  # every failing section is reported, none twice
-    results = load_results(Store(root / "build"), lecture)
+    results = Store(root / "build").results(lecture)
     assert {sid for sid, r in results.items() if r.ok} == {"_setup", "ok", "after"}
     assert results["after"].runs[0].outputs[0].text == "still runs\n"
 
@@ -92,9 +92,9 @@ def test_a_hang_is_stopped_at_the_time_limit(fault_run):
 
 def test_second_run_retries_only_failed_sections(fault_run, capsys):
     lecture, root, _, _ = fault_run
-    before = load_results(Store(root / "build"), lecture)
+    before = Store(root / "build").results(lecture)
     execute_lecture(lecture, root / "build", "cpu", jobs=2, time_limit=3)
-    after = load_results(Store(root / "build"), lecture)
+    after = Store(root / "build").results(lecture)
     rerun = {sid for sid in before if before[sid].finished != after[sid].finished or before[sid] != after[sid]}
     assert rerun <= {"raises", "needs_raises", "segfault", "exits", "sys_exit", "hangs"}
     assert after["ok"] == before["ok"] and after["after"] == before["after"]
@@ -114,7 +114,7 @@ def test_sections_run_in_their_own_scratch_folder(tmp_path):
 
 def test_each_result_records_its_own_peak_memory_and_wall_time(fault_run):
     lecture, root, _, _ = fault_run
-    result = load_results(Store(root / "build"), lecture)["ok"]
+    result = Store(root / "build").results(lecture)["ok"]
     assert 20 < result.memory["rss"] < 4000  # megabytes: a forked child with torch imported
     assert result.wall >= result.seconds > 0
 
@@ -122,8 +122,8 @@ def test_each_result_records_its_own_peak_memory_and_wall_time(fault_run):
 def test_running_out_of_gpu_memory_is_explained(sample_course):
     """The error a section raises when the GPU lacks memory (torch.OutOfMemoryError, which cannot be
     produced without a GPU) is reported with its line and what to do about it; other errors are not."""
-    from lecturebuild.execute import failure_messages
     from lecturebuild.model import Device, Error, SectionResult, SnippetRun
+    from lecturebuild.run.execute import failure_messages
 
     lecture = load_course(sample_course).lectures[0]
 

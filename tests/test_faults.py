@@ -6,10 +6,10 @@ import contextlib
 import io
 from pathlib import Path
 
-
 from conftest import as_if_the_worker_wrote, doit
-from lecturebuild.course import load_course
-from lecturebuild.execute import execute_lecture, load_results
+
+from lecturebuild.course.load import load_course
+from lecturebuild.run.execute import execute_lecture
 from lecturebuild.store import Store
 
 
@@ -31,7 +31,7 @@ def run(root: Path) -> tuple[dict, str]:
     messages = io.StringIO()
     with contextlib.redirect_stderr(messages):
         execute_lecture(load_course(root).lectures[0], root / "build", "cpu", root=root)
-    return load_results(Store(root / "build"), load_course(root).lectures[0]), messages.getvalue()
+    return Store(root / "build").results(load_course(root).lectures[0]), messages.getvalue()
 
 
 def test_time_limits_per_lecture_and_per_section(tmp_path):

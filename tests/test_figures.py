@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from lecturebuild.check import lines_agree
-from lecturebuild.figures import describe
+from lecturebuild.check.compare import lines_agree
+from lecturebuild.run.figures import describe
 
 pyplot = pytest.importorskip("matplotlib.pyplot")
 numpy = pytest.importorskip("numpy")

@@ -12,10 +12,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import built_streams, doit, import_, new_course
 from nbformat import v4
-
-from conftest import doit
-from test_importer import import_, new_course
 
 CORPUS = Path(__file__).parent / "corpus"
 MARK = "\x1e-- next cell --\x1e"
@@ -67,18 +65,6 @@ def plain_run(cells: list[str], tmp_path: Path) -> list[str]:
                           text=True, timeout=300, env={**os.environ, "MPLBACKEND": "Agg"})
     assert done.returncode == 0, done.stderr
     return done.stdout.split(MARK + "\n")[:-1]
-
-
-def built_streams(course: Path, lecture: str) -> list[str]:
-    """What each snippet printed in the build, in lecture order."""
-    from lecturebuild.course import load_course
-
-    loaded = load_course(course).lecture(lecture)
-    printed = []
-    for section in loaded.runnable:
-        data = json.loads((course / "build" / "results" / lecture / f"{section.id}.json").read_text())
-        printed += ["".join(o["text"] for o in run["outputs"] if o["kind"] == "stream") for run in data["runs"]]
-    return printed
 
 
 def executed_notebook(cells: list[tuple[str, str]], path: Path) -> Path:

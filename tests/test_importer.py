@@ -5,28 +5,15 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+import seeds
+from conftest import doit, import_, new_course
 from nbformat import v4
 
-import seeds
-from conftest import REPO, doit
-from lecturebuild import importer
-
-
-def import_(course: Path, source: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lecturebuild", "import", str(source), "--course", str(course), *args],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
-
-
-def new_course(tmp_path: Path) -> Path:
-    course = tmp_path / "course"
-    (course / "lectures").mkdir(parents=True)
-    return course
+from lecturebuild.importer import fences, plan, read
 
 
 def test_the_markdown_seed_builds_and_its_wrong_outputs_are_reported(tmp_path):
@@ -156,7 +143,7 @@ def test_a_notebook_with_stored_figures_and_errors(tmp_path):
 
 def section_outputs(course: Path, lecture: str) -> list[list[str]]:
     """Each section's printed lines, in lecture order, without the names of sections or snippets."""
-    from lecturebuild.course import load_course
+    from lecturebuild.course.load import load_course
 
     loaded = load_course(course).lecture(lecture)
     results = course / "build" / "results" / lecture
@@ -236,23 +223,23 @@ def test_import_refuses_to_overwrite_unless_forced(tmp_path):
 
 
 def test_code_and_pasted_output_in_one_fence_are_split():
-    code, output = importer.split_code_and_output("x = 2\nprint(x)\n\n2\nInput: 3 things\n")
+    code, output = fences.split_code_and_output("x = 2\nprint(x)\n\n2\nInput: 3 things\n")
     assert code == "x = 2\nprint(x)\n" and output == "2\nInput: 3 things"
-    assert importer.split_code_and_output("a = 1\n\nb = 2\n") == ("a = 1\n\nb = 2\n", "")
+    assert fences.split_code_and_output("a = 1\n\nb = 2\n") == ("a = 1\n\nb = 2\n", "")
 
 
 def test_a_block_cut_by_a_page_break_is_joined_and_dedented():
     first = "m = dict(\n    a=1,"
     continuation = "\n        b=2,\n    )\n    print('m is', m)\n\n    2 keys in m\n"
-    code, output = importer._join(first, continuation)
+    code, output = fences.join_continuation(first, continuation)
     assert code == "m = dict(\n    a=1,\n    b=2,\n)\nprint('m is', m)\n" and output.strip() == "2 keys in m"
 
 
 def test_names_used_from_earlier_sections_become_needs():
-    sections = [importer.DraftSection("A", "a", [importer.Block("code", "model = 1\ndef f(x):\n    return x\n", 1)]),
-                importer.DraftSection("B", "b", [importer.Block("code", "import os\ny = f(model) + len(os.sep)\n", 2)]),
-                importer.DraftSection("C", "c", [importer.Block("code", "print(y, unknown)\n", 3)])]
-    notes = importer.infer_needs(sections, "import torch\n")
+    sections = [plan.DraftSection("A", "a", [read.Block("code", "model = 1\ndef f(x):\n    return x\n", 1)]),
+                plan.DraftSection("B", "b", [read.Block("code", "import os\ny = f(model) + len(os.sep)\n", 2)]),
+                plan.DraftSection("C", "c", [read.Block("code", "print(y, unknown)\n", 3)])]
+    notes = plan.infer_needs(sections, "import torch\n")
     assert [s.needs for s in sections] == [[], ["a"], ["b"]]
     assert "section 'b' needs 'a': it uses f, model" in notes
     assert "section 'c' uses 'unknown', which no earlier code defines" in notes
@@ -302,7 +289,7 @@ def test_ipython_magics_keep_the_statements_they_time(tmp_path):
     assert sorted(p.name for p in (course / "snippets" / "magics").iterdir()) == ["setup.py", "timing.py", "timing_2.py"]
     build = doit(course)
     assert build.returncode == 0, build.stdout + build.stderr
-    from test_import_corpus import built_streams
+    from conftest import built_streams
 
     assert built_streams(course, "magics") == ["45\n", "90\n"]
     # The timings and the pip log are not claims: the import runs neither.

@@ -11,22 +11,11 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import REPO, copy_course, doit
-from test_pipeline import OUTPUTS, normalise
+from conftest import OUTPUTS, REPO, copy_course, doit, normalise, sleeping_course
 
 
 def ran(messages: str) -> dict[str, str]:
     return dict(re.findall(r"  \w+/(\w+): runs \((.*)\)", messages))
-
-
-def sleeping_course(root: Path, sections: int) -> Path:
-    body = "".join(f"## Step {i} {{#step{i}}}\n```{{snippet}} step{i}.py\n```\n" for i in range(sections))
-    (root / "lectures").mkdir(parents=True)
-    (root / "lectures" / "slow.md").write_text("---\ntitle: Slow\norder: 1\nsummary: S\n---\n" + body)
-    (root / "snippets" / "slow").mkdir(parents=True)
-    for i in range(sections):
-        (root / "snippets" / "slow" / f"step{i}.py").write_text(f"import time\ntime.sleep(1.0)\nprint({i})\n")
-    return root
 
 
 def test_kill_9_of_the_build_keeps_finished_sections(tmp_path):

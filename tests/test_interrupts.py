@@ -11,8 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import REPO, doit
-from test_incremental import sleeping_course
+from conftest import REPO, doit, sleeping_course
 
 
 def start_build(course: Path, *args: str) -> subprocess.Popen:
@@ -70,7 +69,7 @@ def test_a_worker_that_dies_does_not_hang_the_build(tmp_path):
     while worker is None and time.monotonic() < deadline:
         for pid in processes_in(course / "build"):
             with contextlib.suppress(OSError):
-                if b"lecturebuild.worker" in Path(f"/proc/{pid}/cmdline").read_bytes() and \
+                if b"lecturebuild.run.worker" in Path(f"/proc/{pid}/cmdline").read_bytes() and \
                         os.readlink(f"/proc/{pid}/cwd") == str(course / "build"):
                     worker = int(pid)
         time.sleep(0.05)

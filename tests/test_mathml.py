@@ -6,10 +6,11 @@ import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
-
 from conftest import doit
-from lecturebuild.mathml import MathError, to_mathml
-from lecturebuild.render import markdown_to_html
+
+from lecturebuild.errors import MathError
+from lecturebuild.render.mathml import to_mathml
+from lecturebuild.render.text import markdown_to_html
 
 M = "{http://www.w3.org/1998/Math/MathML}"
 

@@ -6,9 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
-from pypdf import PdfReader
-
 from conftest import copy_course, doit
+from pypdf import PdfReader
 
 
 def results(course: Path, lecture: str) -> list[dict]:

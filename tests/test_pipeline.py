@@ -10,54 +10,12 @@ version line, memory addresses, figure file names and embedded image data.
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
 
 import pytest
-
-from conftest import GOLDEN, REPO, cuda_here, doit
-from lecturebuild import TEMPLATES_DIR
-
-OUTPUTS = ["markdown/01_basics.md", "markdown/02_plots.md", "html/01_basics.html", "html/02_plots.html",
-           "notebooks/01_basics.ipynb", "notebooks/02_plots.ipynb", "site/02_plots.html", "site/index.html",
-           "slides/01_basics.html", "slides/02_plots.html"]
-PARENS = r"\((?:[^()]|\([^()]*\))*\)"  # "(...)", with parentheses inside: "(Intel(R) Xeon(R) Processor, ...)"
-NORMALISE = [
-    (re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2})?(\+00:00| UTC)"), "<time>"),
-    (re.compile(r"real run on (\w+) " + PARENS), r"real run on \1 (<device>)"),
-    (re.compile(r"0x[0-9a-f]{6,}"), "0x<address>"),
-    (re.compile(r"[0-9a-f]{20}\.png"), "<figure>.png"),
-    (re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+"), "data:image/png;base64,<png>"),
-    (re.compile(r"ran in [\d.]+ m?s"), "ran in <seconds>"),
-    (re.compile(r"on CPU " + PARENS), "on CPU (<device>)"),
-    (re.compile(r"(of its code: CPU), [^;]*;"), r"\1, <device>;"),
-    (re.compile(r"lecturebuild \d+(\.\d+)+( \(commit [0-9a-f]+\))?"), "lecturebuild <version>"),
-    (re.compile(r"\d+ ms of compute|[\d.]+ s of compute"), "<seconds> of compute"),
-    (re.compile(r"took [\d.]+ m?s"), "took <seconds>"),
-    (re.compile(r"on\n<strong>CPU</strong> " + PARENS + r" with\n<strong>torch [^<]*</strong>,\nPython \d+(?:\.\d+)*"),
-     "on <device>"),
-]
-
-
-def normalise(relative: str, text: str) -> str:
-    if relative.endswith(".ipynb"):
-        notebook = json.loads(text)
-        notebook["metadata"]["lecturebuild"].update(device_name="<device>", torch="<torch>", python="<python>",
-                                                    version="<version>", commit="<commit>")
-        notebook["metadata"]["language_info"]["version"] = "<python>"
-        for cell in notebook["cells"]:
-            cell.get("metadata", {}).get("lecturebuild", {}).pop("seconds", None)
-            for output in cell.get("outputs", []):
-                if "image/png" in output.get("data", {}):
-                    output["data"]["image/png"] = "<png>"
-        text = json.dumps(notebook, indent=1, sort_keys=True) + "\n"
-    for name in ("reveal/reveal.css", "reveal/reveal.js", "reveal/notes.js", "deck.css"):  # what a deck inlines
-        text = text.replace((TEMPLATES_DIR / "slides" / name).read_text(), f"<{name}>")
-    for pattern, replacement in NORMALISE:
-        text = pattern.sub(replacement, text)
-    return text
+from conftest import GOLDEN, OUTPUTS, REPO, cuda_here, doit, normalise
 
 
 @pytest.mark.parametrize("relative", OUTPUTS)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lecturebuild import quote
 from lecturebuild.errors import RenderError
 from lecturebuild.model import Prose
+from lecturebuild.render import quote
 
 VALUES = {
     "classifier": quote.SectionValues("classifier", {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from lecturebuild.render import clean, fence
+from lecturebuild.render.text import clean, fence
 
 
 def test_fence_is_longer_than_any_backtick_run_inside():
@@ -71,7 +71,7 @@ def test_unknown_template_attribute_names_the_template_and_line(built_sample, tm
     _, result = render_with_override(
         built_sample, tmp_path, '{% extends "base.j2" %}\n{% block heading %}\n{{ item.subtitle }}\n{% endblock %}')
     assert result.returncode != 0
-    assert "templates/markdown/lecture.md.j2:3: template error: 'lecturebuild.render.Heading object' has no " \
+    assert "templates/markdown/lecture.md.j2:3: template error: 'Heading object' has no " \
            "attribute 'subtitle'" in result.stderr
 
 

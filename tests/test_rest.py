@@ -10,7 +10,7 @@ from docutils.core import publish_doctree
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
-from lecturebuild.rest import MarkdownWriter, rest_to_markdown
+from lecturebuild.importer.rest import MarkdownWriter, rest_to_markdown
 
 MD = MarkdownIt("commonmark").enable("table").use(dollarmath_plugin, double_inline=True)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from conftest import doit
 
-from lecturebuild import schedule
-from lecturebuild.cache import Job
-from lecturebuild.course import load_course
+from lecturebuild.course.load import load_course
+from lecturebuild.run import schedule
+from lecturebuild.run.plan import Job
 
 
 def course_with(root: Path, lectures: dict[str, dict[str, tuple[str, str]]]) -> Path:
@@ -128,7 +128,7 @@ def test_the_warm_worker_keeps_spare_processes_ready_for_the_next_build(tmp_path
 
 
 def daemon_of(course: Path) -> int:
-    from lecturebuild import daemon
+    from lecturebuild.run import daemon
 
     path = str(daemon.socket_path(course / "build")).encode()
     found = {int(p.name): parent_of(int(p.name)) for p in Path("/proc").iterdir()

@@ -9,7 +9,9 @@ import types
 
 import pytest
 
-from lecturebuild import section
+from lecturebuild import prelude
+from lecturebuild.run import device as run_device
+from lecturebuild.run import section
 
 
 class FakeCuda:
@@ -45,28 +47,28 @@ def fake_torch(available):
 def test_cuda_is_described_after_the_run_and_never_made_the_default_device(monkeypatch):
     torch, calls = fake_torch(available=True)
     monkeypatch.setitem(sys.modules, "torch", torch)
-    section._cpu_capability.cache_clear()
-    section._check_device("cuda")
+    run_device.cpu_capability.cache_clear()
+    run_device.check_device("cuda")
     assert not torch.cuda.started and calls == []  # checking touches no GPU and sets no default device
-    device = section._describe_device("cuda")
+    device = run_device.describe_device("cuda")
     assert (device.kind, device.name, device.cuda, device.isa) == ("cuda", "NVIDIA H100 80GB HBM3", "13.0", "AVX2")
     assert device.description.startswith("NVIDIA H100 80GB HBM3, CUDA 13.0, torch 2.13.0")
-    section._cpu_capability.cache_clear()
+    run_device.cpu_capability.cache_clear()
 
 
 def test_cuda_without_a_gpu_fails_the_section_clearly(monkeypatch):
     torch, calls = fake_torch(available=False)
     monkeypatch.setitem(sys.modules, "torch", torch)
     with pytest.raises(RuntimeError, match="torch.cuda.is_available\\(\\) is False"):
-        section._check_device("cuda")
+        run_device.check_device("cuda")
     assert calls == []
 
 
 def test_cpu_never_touches_cuda(monkeypatch):
     torch, calls = fake_torch(available=True)
     monkeypatch.setitem(sys.modules, "torch", torch)
-    section._check_device("cpu")
-    device = section._describe_device("cpu")
+    run_device.check_device("cpu")
+    device = run_device.describe_device("cpu")
     assert device.kind == "cpu" and device.cuda == "" and calls == [] and not torch.cuda.started
 
 
@@ -88,9 +90,9 @@ def test_only_sections_that_left_torch_work_on_the_cpu_are_noted():
 
 def test_seeding_is_the_same_for_every_section():
     torch = pytest.importorskip("torch")
-    section.seed_everything(3)
+    prelude.seed_everything(3)
     first = (random.random(), torch.rand(2).tolist())
-    section.seed_everything(3)
+    prelude.seed_everything(3)
     assert (random.random(), torch.rand(2).tolist()) == first
 
 

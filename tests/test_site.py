@@ -12,7 +12,6 @@ from urllib.parse import unquote, urlsplit
 
 import html5lib
 import nbformat
-
 from conftest import as_if_the_worker_wrote, doit
 
 XHTML = "{http://www.w3.org/1999/xhtml}"

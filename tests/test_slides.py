@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 
 import html5lib
-
 from conftest import doit
-from lecturebuild.slides import SLIDE_LINES, _chunks
+
+from lecturebuild.render.slides import SLIDE_LINES, _chunks
 
 XHTML = "{http://www.w3.org/1999/xhtml}"
 MATHML = "{http://www.w3.org/1998/Math/MathML}"
