@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbformat import v4
 
-SEEDS = Path(__file__).resolve().parent.parent.parent / "shared" / "seeds"  # ../shared beside the checkout
+SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"  # ../shared beside the checkout
 MARKDOWN_LECTURE = SEEDS / "000_3b580d8ec4033c98.txt"
 NOTEBOOK_TEXT = SEEDS / "004_9f0a767d8d5e15e5.txt"
 
@@ -18,7 +18,7 @@ def seed(path: Path) -> Path:
     """A seed document; where there is none (a user's clone has no ../shared), the test is skipped, saying so."""
     if not path.is_file():
         pytest.skip(f"the course's source documents are not beside this checkout ({path} is missing); "
-                    "the seed-shaped documents of tests/seeds.py cover the same ground")
+                    "the seed-shaped documents of tests/importer/seeds.py cover the same ground")
     return path
 
 

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, doit
+from conftest import REPO, SAMPLE, doit
 
 pytest.importorskip("distributed")
 
@@ -110,7 +110,7 @@ def cluster(folder: Path, workers: int):
     """A `dask scheduler` and `workers` single-threaded `dask worker` processes, each in a folder of its own
     (machine1, machine2, ...), as on separate machines; yields the scheduler's address."""
     scheduler_file = folder / "scheduler.json"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     dask = str(Path(sys.executable).parent / "dask")
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True, "env": env}
     processes = [subprocess.Popen([dask, "scheduler", "--port", "0", "--no-dashboard", "--scheduler-file",
@@ -206,7 +206,7 @@ def test_ctrl_c_stops_the_sections_running_on_the_cluster(tmp_path):
 
 def test_a_local_build_never_imports_dask(tmp_path):
     course = tmp_path / "course"
-    shutil.copytree(Path(__file__).resolve().parent / "sample_course", course)
+    shutil.copytree(SAMPLE, course)
     blocker = tmp_path / "blocker"
     for name in ("dask", "distributed"):
         (blocker / name).mkdir(parents=True)
@@ -219,7 +219,7 @@ def test_a_local_build_never_imports_dask(tmp_path):
 
 def test_a_course_with_more_files_than_a_build_ships_says_so_and_runs_nothing(tmp_path):
     course = tmp_path / "course"
-    shutil.copytree(Path(__file__).resolve().parent / "sample_course", course)
+    shutil.copytree(SAMPLE, course)
     (course / "data").mkdir()
     (course / "data" / "images.bin").write_bytes(b"\0" * 3 * 2**20)
     result = doit(course, "executor=dask", env={"LECTUREBUILD_SHIP_LIMIT_MB": "2"})

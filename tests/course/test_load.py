@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SAMPLE
 from lecturebuild.course.load import load_course
 from lecturebuild.errors import CourseError
 
@@ -31,7 +32,7 @@ def problems(root: Path) -> list[str]:
 
 
 def test_sample_course_loads_with_sections_needs_and_setup():
-    course = load_course(Path(__file__).parent / "sample_course")
+    course = load_course(SAMPLE)
     assert course.title == "Sample course"
     assert [lec.name for lec in course.lectures] == ["01_basics", "02_plots"]
     basics = course.lectures[0]
@@ -45,7 +46,7 @@ def test_sample_course_loads_with_sections_needs_and_setup():
 
 
 def test_section_line_numbers_and_prose_lines_point_into_the_source():
-    lecture = load_course(Path(__file__).parent / "sample_course").lectures[0]
+    lecture = load_course(SAMPLE).lectures[0]
     lines = lecture.source.read_text().splitlines()
     for section in lecture.sections:
         assert lines[section.line - 1].startswith("## ") and section.title in lines[section.line - 1]
