@@ -180,8 +180,7 @@ def chain_course(root: Path) -> Path:
 def longest_chain(course: Path) -> float:
     """The longest chain of section compute: a section's own seconds plus those of the setup and the
     sections it needs (what no schedule can overlap)."""
-    from lecturebuild.model import SETUP_ID
-    from lecturebuild.run.section import required
+    from lecturebuild.model import SETUP_ID, required
 
     seconds = {(r["lecture"], r["section"]): r["seconds"] for r in results(course)}
     return max(seconds[lecture.name, sid] + sum(seconds[lecture.name, n] for n in required(lecture, sid))
@@ -301,7 +300,7 @@ def main() -> None:
     parser.add_argument("--formats-only", action="store_true", help="only slides and PDFs after a build")
     args = parser.parse_args()
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    from lecturebuild.run.plan import cuda_present
+    from lecturebuild.run.device import cuda_present
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -1,16 +1,19 @@
 """lecturebuild: lecture material whose every printed number comes from a real run.
 
-The pipeline, one module per stage:
+The pipeline, one folder per stage (docs/architecture.md draws a build on one page):
 
-    course.load_course      lectures/*.md + snippets/  -> Course (validated, nothing run yet)
-    cache.plan_lecture      Course + stored results    -> which sections must run, and why
-    execute.execute_lecture plan                       -> SectionResult records under build/results/
-    render / notebook       Lecture + results          -> build/markdown, build/html, build/notebooks
-    tasks                   the doit tasks that chain these stages
-    dodo                    every task, for a course's dodo.py: `from lecturebuild.dodo import *`
+    course/     course.yml, lectures/*.md, snippets/  -> Course (validated; nothing run yet)
+    run/        Course + stored results -> the stale sections, run in the worker -> SectionResult records
+    render/     Lecture + results -> build/markdown, html, notebooks, slides, site, pdf
+    check/      the build against accepted snapshots, the prose, imported claims, a fresh kernel, the GPU
+    importer/   notebooks, scripts and Markdown -> lectures
+    tasks/      the doit tasks that chain these stages; dodo.py wires them: `from lecturebuild.dodo import *`
 
-Snippets never run inside the build process: `worker` is a separate interpreter that imports torch
-once and forks a child per section (`capture` is the code that runs inside that child).
+and what they share: model.py (the core types), store.py (build/ on disk), prelude.py (what every
+section starts from), errors.py (every message an instructor sees).
+
+Snippets never run inside the build process: run/worker.py is a separate interpreter that imports torch
+once and forks a process per section (run/section.py and run/capture.py run inside it).
 """
 
 from pathlib import Path

@@ -5,7 +5,7 @@ child). It forks section processes, each of which is, in turn:
 
     spare     torch imported and, on a CUDA build, the CUDA context, cuBLAS and cuDNN loaded (about
               0.5 s that no section should wait for); it waits for a section
-    running   told by a "run" message which section to run; it answers "done" once the result is written
+    running   told by a Run message which section to run; it answers Done once the result is written
     idle      it ran its sections cleanly and waits: a later section that needs them goes on from here
 
 A section that can go on from an idle process (section.py says when) takes, where the process can
@@ -14,7 +14,7 @@ A fork is the idle process's child: that process reaps it and tells the worker h
 worker reads exit statuses only of its own children), and stays until its forks have ended (they
 die with their parent, as every section process dies with the worker).
 
-Messages are pickles over a Unix socket pair, each preceded by its length.
+What they say to each other is in channel.py.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import os
-import pickle
 import random
 import select
 import signal
@@ -33,50 +32,11 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lecturebuild.run.channel import Begun, Channel, Done, Fork, Forkable, Forked, ForkEnded, Ready, Run
 from lecturebuild.run.processes import die_with_parent
 from lecturebuild.run.section import SectionProcess
 
 INTERNAL_FAILURE = 70  # the exit status of a section process whose lecturebuild code failed (EX_SOFTWARE)
-
-
-class Channel:
-    """One end of a conversation between the worker and a section process."""
-
-    def __init__(self, sock: socket.socket):
-        self.sock = sock
-
-    def fileno(self) -> int:
-        return self.sock.fileno()
-
-    def send(self, message) -> None:
-        data = pickle.dumps(message)
-        self.sock.sendall(len(data).to_bytes(8, "little") + data)
-
-    def recv(self):
-        """The next message; EOFError once the other end has closed."""
-        return pickle.loads(self._exactly(int.from_bytes(self._exactly(8), "little")))
-
-    def send_fd(self, fd: int) -> None:
-        socket.send_fds(self.sock, [b"F"], [fd])
-
-    def recv_fd(self) -> int:
-        _, fds, _, _ = socket.recv_fds(self.sock, 1, 1)
-        if not fds:
-            raise EOFError()
-        return fds[0]
-
-    def _exactly(self, size: int) -> bytes:
-        chunks, left = [], size
-        while left:
-            chunk = self.sock.recv(left)
-            if not chunk:
-                raise EOFError()
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @dataclass(eq=False)
@@ -99,20 +59,21 @@ class Process:
     ready: bool = False  # a spare that has finished getting ready
     begun: float = 0.0  # when the section it runs started its own code, after what it replayed
 
-    def receive(self) -> tuple | None:
-        """Read one message; what it says about itself ("done", "pid") is returned, what it says about its
+    def receive(self) -> Done | Forked | None:
+        """Read one message; what it says about itself (Done, Forked) is returned, what it says about its
         forks or readiness is noted here. EOFError once it has closed its end."""
         message = self.channel.recv()
-        if message[0] == "ready":
-            self.ready = True
-        elif message[0] == "begun":
-            self.begun = time.monotonic()
-        elif message[0] == "forkable":
-            self.forkable = message[1]
-        elif message[0] == "ended":
-            self.ended[message[1]] = message[2]
-        else:
-            return message
+        match message:
+            case Ready():
+                self.ready = True
+            case Begun():
+                self.begun = time.monotonic()
+            case Forkable(forkable):
+                self.forkable = forkable
+            case ForkEnded(pid, status):
+                self.ended[pid] = status
+            case _:
+                return message
         return None
 
     def listen(self) -> None:
@@ -277,12 +238,12 @@ def _spawn(device: str, root: Path, build: Path) -> Process:
 def _fork(process: Process) -> Process:
     """A fork of an idle process, holding all it holds."""
     ours, theirs = socket.socketpair()
-    process.channel.send(("fork",))
+    process.channel.send(Fork())
     process.channel.send_fd(theirs.fileno())
     theirs.close()
     while (answer := process.receive()) is None:  # its answer comes after any reports about earlier forks
         pass
-    pid = answer[1]
+    pid = answer.pid
     fork = Process(pid=pid, pidfd=os.pidfd_open(pid), channel=Channel(ours), device=process.device, parent=process,
                    lecture=process.lecture, history=process.history)
     process.forks.add(fork)
@@ -296,7 +257,7 @@ def _live(channel: Channel, device: str, root: Path, build: Path, parent: int) -
         _begin(parent)
         if device == "cuda":
             warm_cuda()
-        channel.send(("ready",))
+        channel.send(Ready())
         state = SectionProcess(root, build)
         forked = False  # a fork that has not run a section yet
         forks: dict[int, int] = {}  # pidfd -> pid of its own forks, which it reaps
@@ -306,18 +267,17 @@ def _live(channel: Channel, device: str, root: Path, build: Path, parent: int) -
                 if fd in forks:
                     pid = forks.pop(fd)
                     os.close(fd)
-                    channel.send(("ended", pid, os.waitpid(pid, 0)[1]))
+                    channel.send(ForkEnded(pid, os.waitpid(pid, 0)[1]))
             if channel not in ready:
                 continue
             message = channel.recv()
-            if message[0] == "run":
-                _, lecture, job, limits, handoff = message
-                clean = state.run(lecture, job, limits, device, Path(handoff), set(forks.values()), forked,
-                                  lambda: channel.send(("begun",)))
+            if isinstance(message, Run):
+                clean = state.run(message.lecture, message.job, message.limits, device, Path(message.handoff),
+                                  set(forks.values()), forked, lambda: channel.send(Begun()))
                 forked = False
-                channel.send(("done", clean))  # the section's end, first: the worker stores its result at once
-                channel.send(("forkable", clean and state.forkable()))
-            elif message[0] == "fork":
+                channel.send(Done(clean))  # the section's end, first: the worker stores its result at once
+                channel.send(Forkable(clean and state.forkable()))
+            elif isinstance(message, Fork):
                 fd = channel.recv_fd()
                 me = os.getpid()
                 stream = random.getstate()  # Python reseeds `random` in a forked child; a replay would not
@@ -336,7 +296,7 @@ def _live(channel: Channel, device: str, root: Path, build: Path, parent: int) -
                 else:
                     os.close(fd)
                     forks[os.pidfd_open(pid)] = pid
-                    channel.send(("pid", pid))
+                    channel.send(Forked(pid))
     except (EOFError, ConnectionError):
         pass  # the worker closed the conversation, or is gone
     except BaseException:  # noqa: BLE001 - lecturebuild's own bug: its traceback goes to the section's log

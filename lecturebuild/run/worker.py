@@ -32,6 +32,7 @@ from pathlib import Path
 from lecturebuild.errors import os_problem
 from lecturebuild.model import BUILD_LIMITS, Device, Lecture, Limits, SectionDone, SectionResult, now
 from lecturebuild.run import schedule
+from lecturebuild.run.channel import Run
 from lecturebuild.run.device import cpu_capability, cpu_name
 from lecturebuild.run.pool import INTERNAL_FAILURE, Pool, Process, ended
 from lecturebuild.run.processes import become_subreaper, die_with_parent, kill_children, kill_group
@@ -156,7 +157,7 @@ def run_jobs(work: list, options: WorkerOptions, emit, client_fd: int | None = N
                         continue
                     if message is None:
                         continue
-                    _, clean = message
+                    clean = message.clean
                     child.process.forkable = None  # it says next
                     del running[child.process.pidfd]
                     finished = True
@@ -193,7 +194,7 @@ def _start(item: schedule.Item, idle: Process | None, options: WorkerOptions, st
     handoff.unlink(missing_ok=True)
     handoff.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    message = ("run", item.lecture, item.job, limits, str(handoff))
+    message = Run(item.lecture, item.job, limits, str(handoff))
     process = pool.take(idle)
     process.begun = 0.0
     try:
