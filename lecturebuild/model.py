@@ -244,7 +244,7 @@ class SectionResult:
     key: str  # cache key: digest of `inputs`
     inputs: dict[str, str]  # what the run depended on, by name, for "why did this re-run"
     runs: tuple[SnippetRun, ...]
-    values: dict[str, Any]  # names the section defined, summarised as plain data (see capture.py)
+    values: dict[str, Any]  # names the section defined, summarised as plain data (see run/capture.py)
     device: Device
     seconds: float
     finished: str  # ISO 8601 UTC

@@ -3,7 +3,7 @@
 Snapshots. The outputs of the last accepted build live in the repository, one reviewable JSON file
 per lecture and device kind: snapshots/<cpu|cuda>/<lecture>.json, holding the platform it was
 accepted on (device kind and name, the CPU kernels torch used, torch's version), each section's
-normalised text outputs (as lists of lines) and what its figures show (figures.py). `doit check`
+normalised text outputs (as lists of lines) and what its figures show (run/figures.py). `doit check`
 compares a build with them; `doit accept` writes them. A build is compared with the snapshot of its
 own device kind, or where there is none yet, with the other kind's.
 
@@ -95,22 +95,6 @@ def read_snapshot(path: Path) -> tuple[dict[str, str], dict] | None:
     if isinstance(data.get("platform"), dict) and isinstance(data.get("sections"), dict):
         return data["platform"], data["sections"]
     return {}, data
-
-
-# ----------------------------------------------------------------------------------------------
-# Comparison
-
-
-# ----------------------------------------------------------------------------------------------
-# Claims: the outputs an imported source showed (importer.py), compared with the real run
-
-
-# ----------------------------------------------------------------------------------------------
-# Hand-typed numbers in the prose
-
-
-# ----------------------------------------------------------------------------------------------
-# Notebooks that reproduce
 
 
 # ----------------------------------------------------------------------------------------------

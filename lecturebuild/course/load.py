@@ -3,7 +3,7 @@
 Nothing here runs code or imports torch; `dodo.py` calls `load_course` every time it starts.
 Validation collects every problem in every lecture and raises one CourseError listing them all.
 
-A lecture source looks like this (the README documents it for instructors)::
+A lecture source looks like this (docs/authoring.md documents it for instructors)::
 
     ---
     title: RNNs, LSTMs, and Sequence Modeling

@@ -14,18 +14,6 @@ from lecturebuild.importer.plan import identifier, infer_needs, notebook_seed, o
 from lecturebuild.importer.read import Block, read_blocks
 
 # ----------------------------------------------------------------------------------------------
-# Reading
-
-
-# ----------------------------------------------------------------------------------------------
-# Code and pasted output in Markdown fences
-
-
-# ----------------------------------------------------------------------------------------------
-# Setup
-
-
-# ----------------------------------------------------------------------------------------------
 # From blocks to a lecture
 
 
@@ -193,5 +181,3 @@ def _order_of(lecture: Path) -> int | None:
         return int(yaml.safe_load(match.group(1)).get("order"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError, TypeError, AttributeError):
         return None
-
-

@@ -4,7 +4,7 @@ Markdown cells hold the prose (quoted values filled in), code cells the snippets
 outputs. The notebook runs top to bottom in a fresh kernel as the build ran it: its first code cell
 seeds the random generators, defines `device` and sets the float precision the same way, and each section starts with a
 one-line cell that reseeds (not in a sequential lecture, whose one random stream runs through), so a re-run
-reproduces the build's numbers (see script.prelude).
+reproduces the build's numbers (see prelude.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Slide decks: build/slides/<lecture>.html, one reveal.js deck per lecture, from the build's results.
 
-A deck is the handout's view of the lecture (render.lecture_view, with the text of {slide} blocks)
+A deck is the handout's view of the lecture (render/view.py, with the text of {slide} blocks)
 regrouped into slides; nothing runs again:
 
     title slide    the course, the lecture's title and summary, where its outputs come from;

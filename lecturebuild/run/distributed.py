@@ -1,6 +1,6 @@
 """The Dask executor: `doit executor=dask scheduler=ADDRESS` runs the stale sections on a Dask cluster.
 
-Planning stays here (cache.py says which sections are stale) and results are stored here (store.py);
+Planning stays here (run/plan.py says which sections are stale) and results are stored here (store.py);
 Dask only schedules. Each stale section is one Dask task, which runs it on a Dask worker exactly as a
 local build does: through lecturebuild's own worker there (one per Dask worker process, kept warm
 for every task it gets: torch is imported once), with the same isolation, seeding, device rules and
