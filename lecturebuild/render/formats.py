@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,33 @@ def renderer_digest(root: Path) -> str:
     files = code_files(*RENDER_CODE) + sorted(p for folder in folders if folder.is_dir()
                                               for p in folder.rglob("*") if p.is_file())
     return key_of({str(path): file_digest(path) for path in files})
+
+
+def course_outline(course: Course) -> str:
+    """A digest of what every page shows of the rest of the course: its title, description and formats, and
+    each lecture's name, title, summary, place and deck. A page is rendered again when any of it changes
+    (a lecture added, renamed, reordered or deleted), not only when its own lecture does."""
+    return key_of({"course": repr((course.title, course.description, course.slides, course.pdf)),
+                   "lectures": repr([(lec.name, lec.title, lec.summary, lec.in_deck, len(lec.sections))
+                                     for lec in course.lectures])})
+
+
+def remove_gone(build: Path, course: Course) -> list[Path]:
+    """Remove the outputs of lectures the course no longer has (and decks of lectures no longer in a deck)
+    from every format's folder and build/pdf/; what was removed. The site has its own (site.remove_stale)."""
+    keep = {name: {lec.name for lec in course.lectures if name != "slides" or lec.in_deck}
+            for name in FORMATS if name != "site"}
+    keep["pdf"] = {lec.name for lec in course.lectures}
+    folders = {name: build / (FORMATS[name].folder if name in FORMATS else name) for name in keep}
+    removed = []
+    for name, folder in folders.items():
+        suffix = FORMATS[name].suffix if name in FORMATS else ".pdf"
+        for path in sorted(folder.glob("*")) if folder.is_dir() else []:
+            stem = path.name[:-len(suffix)] if path.name.endswith(suffix) else path.name
+            if (path.is_dir() or path.name.endswith(suffix)) and stem not in keep[name]:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+                removed.append(path)
+    return removed
 
 
 def site_inputs(lecture: Lecture, store: Store) -> list[Path]:

@@ -27,7 +27,7 @@ from lecturebuild.model import SETUP_ID, Course, Device, SectionResult
 from lecturebuild.render.script import lecture_script
 from lecturebuild.render.templates import render, render_template
 from lecturebuild.render.text import markdown_to_html
-from lecturebuild.render.view import LectureView, Text, copy_figures, copy_files
+from lecturebuild.render.view import LectureView, Text, attach
 from lecturebuild.store import Store, write_atomic
 
 ASSETS = ("site.css", "site.js")
@@ -121,8 +121,7 @@ def write_lecture_page(view: LectureView, store: Store, site_dir: Path) -> Path:
     from this page, are put in the site by their own tasks)."""
     name = view.lecture.name
     course = view.course
-    copy_figures(view, store, site_dir)
-    copy_files(view, store, site_dir)
+    attach(view, store, site_dir)
     for folder, suffix in (("markdown", ".md"), ("notebooks", ".ipynb")):
         write_atomic(site_dir / f"{name}{suffix}", (store.build / folder / f"{name}{suffix}").read_bytes())
     write_atomic(site_dir / f"{name}.py", lecture_script(view.lecture, view.device.kind))

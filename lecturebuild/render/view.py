@@ -64,18 +64,25 @@ class LectureView:
         return tuple(o for c in self.cells for o in c.outputs if isinstance(o, File))
 
 
-def copy_figures(view: LectureView, store: Store, out_dir: Path) -> None:
-    """Put the lecture's figures in <out_dir>/<lecture>/, where its Markdown and site pages link them."""
-    figures = store.figures_dir(view.lecture.name)
-    for figure in view.figures:
-        write_atomic(out_dir / view.lecture.name / figure.file, (figures / figure.file).read_bytes())
-
-
-def copy_files(view: LectureView, store: Store, out_dir: Path) -> None:
-    """Put the lecture's declared files beside its rendered file, where its links point."""
+def attach(view: LectureView, store: Store, out_dir: Path, figures: bool = True) -> None:
+    """Put what the rendered lecture links beside it, in <out_dir>/<lecture>/: its figures (unless the format
+    embeds them) and the files its snippets declared. Anything else there (a figure of an earlier run that
+    no section draws any more) is removed, so that neither the build nor a published site keeps it."""
+    folder = out_dir / view.lecture.name
+    wanted = {}
+    if figures:
+        wanted.update({folder / f.file: store.figures_dir(view.lecture.name) / f.file for f in view.figures})
     source = store.results_dir(view.lecture.name) / "files"
-    for output in view.files:
-        write_atomic(out_dir / view.lecture.name / "files" / output.file, (source / output.file).read_bytes())
+    wanted.update({folder / "files" / f.file: source / f.file for f in view.files})
+    for target, origin in wanted.items():
+        write_atomic(target, origin.read_bytes())
+    if folder.is_dir():
+        for path in sorted(folder.rglob("*"), reverse=True):  # files before the folders that hold them
+            if path.is_dir() and not path.is_symlink():
+                if not any(path.iterdir()):
+                    path.rmdir()
+            elif path not in wanted:
+                path.unlink()
 
 
 def lecture_view(course: Course, lecture: Lecture, results: dict[str, SectionResult],

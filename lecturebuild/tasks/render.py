@@ -14,7 +14,7 @@ from doit.tools import config_changed
 
 from lecturebuild.errors import say
 from lecturebuild.model import Course, Lecture, SectionResult
-from lecturebuild.render.formats import FORMATS, render_lecture, renderer_digest, site_inputs
+from lecturebuild.render.formats import FORMATS, course_outline, remove_gone, render_lecture, renderer_digest, site_inputs
 from lecturebuild.render.view import lecture_view
 from lecturebuild.store import Store, key_of, write_atomic
 from lecturebuild.tasks.report import reported
@@ -26,7 +26,7 @@ def render_tasks(course: Course, fmt: str):
     """A task per lecture for `fmt` (markdown, html, notebook, slides or site); a site page also takes the
     handout and notebook it offers as downloads."""
     store = Store(course.root / "build")
-    renderer = renderer_digest(course.root)
+    renderer = {"renderer": renderer_digest(course.root), "course": course_outline(course)}
     for lecture in course.lectures:
         if fmt == "slides" and not lecture.in_deck:
             continue
@@ -36,7 +36,7 @@ def render_tasks(course: Course, fmt: str):
             "doc": f"the course site's page for {lecture.name}" if fmt == "site" else f"render {lecture.name} as {fmt}",
             "actions": [(render_action, [course, lecture.name, fmt, str(store.build)])],
             "file_dep": [str(lecture.source)] + store.result_files(lecture) + offers,
-            "uptodate": [config_changed({"renderer": renderer})],
+            "uptodate": [config_changed(renderer)],
             "targets": [str(FORMATS[fmt].target(store.build, lecture.name))],
             "clean": True,
         }
@@ -75,8 +75,7 @@ def site_tasks(course: Course):
         "actions": [(site_course_action, [course, str(store.build)])],
         "file_dep": [str(lecture.source) for lecture in course.lectures]
         + [path for lecture in course.lectures for path in store.result_files(lecture)],
-        "uptodate": [config_changed({"renderer": renderer_digest(course.root),
-                                     "lectures": [lec.name for lec in course.lectures]})],
+        "uptodate": [config_changed({"renderer": renderer_digest(course.root), "course": course_outline(course)})],
         "targets": [str(store.build / "site" / name) for name in ("index.html", "report.html", "search-index.js")],
         "clean": True,
     }
@@ -96,6 +95,7 @@ def site_course_action(course: Course, build: str) -> bool | TaskFailed:
              if lecture not in failed]
     write_course_pages(course, views, results, store, store.build / "site", kept=[lec.name for lec in failed])
     remove_stale(store.build / "site", course)
+    remove_gone(store.build, course)
     if failed:
         message = ("lecturebuild: the site's index, report and search are up to date, but "
                    + ", ".join(lec.source.name for lec in failed) + " kept its previous page and search "
@@ -109,7 +109,7 @@ def pdf_tasks(course: Course):
     """A PDF per lecture, printed from its site page (so after it): the page, not the sections, is its input."""
     store = Store(course.root / "build")
     site = store.build / "site"
-    printer = key_of({"renderer": renderer_digest(course.root)})  # the printing code is rendering code too
+    printer = key_of({"renderer": renderer_digest(course.root), "course": course_outline(course)})
     for lecture in course.lectures:
         yield {
             "name": lecture.name,

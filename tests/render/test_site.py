@@ -287,3 +287,82 @@ def test_a_failed_lecture_leaves_the_index_report_and_search_of_the_others_up_to
     assert "whatsoever" in search  # the healthy lecture's edit is searchable
     assert "02_plots.html#markup" in search  # the failed one keeps its entries
     assert "Output that looks like markup" in (site_of(course) / "02_plots.html").read_text()  # and its page
+
+
+def nav_of(page: Path) -> tuple[list[str], str, str]:
+    """The sidebar's lecture titles, and the previous and next links' targets, of a site page."""
+    html = page.read_text()
+    sidebar = re.findall(r'<li[^>]*><a href="([\w-]+)\.html"[^>]*>([^<]*)</a>', html)
+    previous = re.search(r'<a class="prev" href="([\w-]+)\.html"', html)
+    following = re.search(r'<a class="next" href="([\w-]+)\.html"', html)
+    titles = [f"{name}:{title}" for name, title in sidebar]
+    return titles, previous.group(1) if previous else "", following.group(1) if following else ""
+
+
+def add_lecture(course: Path, name: str, title: str, order: int) -> None:
+    (course / "lectures" / f"{name}.md").write_text(
+        f"---\ntitle: {title}\norder: {order}\nsummary: One more.\n---\n## Counting {{#count}}\n```{{snippet}} count.py\n```\n")
+    (course / "snippets" / name).mkdir(parents=True, exist_ok=True)
+    (course / "snippets" / name / "count.py").write_text("print(sum(range(4)))\n")
+
+
+def test_every_page_agrees_after_lectures_are_added_renamed_reordered_and_deleted(sample_course):
+    course = sample_course
+    assert doit(course).returncode == 0
+    site = site_of(course)
+
+    def agree(expected: list[str]) -> None:
+        """Every lecture page lists `expected` (name:title, in order) and links its neighbours in that order."""
+        names = [entry.split(":")[0] for entry in expected]
+        assert sorted(p.stem for p in pages(site)) == sorted(names + ["index", "report"])
+        for i, name in enumerate(names):
+            titles, previous, following = nav_of(site / f"{name}.html")
+            assert titles == expected, name
+            assert previous == (names[i - 1] if i else "") and following == (names[i + 1] if i + 1 < len(names) else "")
+        index = (site / "index.html").read_text()
+        assert [m for m in re.findall(r'<a class="card-link" href="([\w-]+)\.html"', index)] == names
+        for folder, suffix in (("markdown", ".md"), ("html", ".html"), ("notebooks", ".ipynb"), ("slides", ".html")):
+            assert sorted(p.name for p in (course / "build" / folder).glob(f"*{suffix}")) == sorted(
+                f"{n}{suffix}" for n in names), folder
+
+    agree(["01_basics:Tensors and a tiny model", "02_plots:Figures and errors"])
+    add_lecture(course, "03_extra", "Extra material", 3)
+    assert doit(course).returncode == 0
+    agree(["01_basics:Tensors and a tiny model", "02_plots:Figures and errors", "03_extra:Extra material"])
+
+    source = course / "lectures" / "03_extra.md"
+    source.write_text(source.read_text().replace("Extra material", "More material"))
+    doit(course)
+    agree(["01_basics:Tensors and a tiny model", "02_plots:Figures and errors", "03_extra:More material"])
+
+    source.write_text(source.read_text().replace("order: 3", "order: 0"))
+    result = doit(course)
+    assert "runs (" not in result.stderr  # a new place in the course re-renders and runs nothing
+    agree(["03_extra:More material", "01_basics:Tensors and a tiny model", "02_plots:Figures and errors"])
+
+    source.unlink()
+    shutil.rmtree(course / "snippets" / "03_extra")
+    doit(course)
+    agree(["01_basics:Tensors and a tiny model", "02_plots:Figures and errors"])
+    assert not any("More material" in p.read_text() for p in pages(site))
+
+    config = course / "course.yml"
+    config.write_text(config.read_text().replace("title: Sample course", "title: A renamed course"))
+    doit(course)
+    for page in pages(site) + sorted((course / "build" / "slides").glob("*.html")):
+        assert "A renamed course" in page.read_text() and "Sample course" not in page.read_text(), page.name
+
+
+def test_a_figure_that_goes_away_leaves_no_file_behind(sample_course):
+    course = sample_course
+    doit(course)
+    old = {p.name for p in (course / "build" / "site" / "02_plots").glob("*.png")}
+    assert old
+    curve = course / "snippets" / "02_plots" / "curve.py"
+    curve.write_text(curve.read_text().replace("** 2", "** 3"))
+    doit(course)
+    for folder in (course / "build" / "site" / "02_plots", course / "build" / "markdown" / "02_plots"):
+        left = {p.name for p in folder.glob("*.png")}
+        page = (folder.parent / "02_plots.html" if folder.parent.name == "site" else folder.parent / "02_plots.md")
+        linked = set(re.findall(r"02_plots/([0-9a-f]+\.png)", page.read_text()))
+        assert left == linked and not left & old, folder
