@@ -9,24 +9,63 @@ are marked with `# %%` cells, which editors and jupytext read as notebook cells.
 
 from __future__ import annotations
 
+import io
+import textwrap
+import tokenize
 from pathlib import Path
 
-from lecturebuild.model import HASH_SEED, Lecture
+from lecturebuild.model import HASH_SEED, Lecture, Snippet
 from lecturebuild.prelude import prelude
 from lecturebuild.store import write_atomic
 
 
+# A snippet marked `:raises:` shows its error on purpose: the script prints it, as the notebook does, and goes on.
+EXPECTED = '''
+def lecturebuild_expected(error, name):
+    """Print an error the lecture raises on purpose, as Python prints one, and go on; raise any other."""
+    import traceback
+    if name not in [cls.__name__ for cls in type(error).__mro__]:
+        raise error
+    traceback.print_exception(error)
+'''
+
+
 def lecture_script(lecture: Lecture, device: str = "cpu") -> str:
     parts = [f'{_docstring(lecture)}\n', prelude(lecture, device)]
+    if any(s.raises for section in lecture.runnable for s in section.snippets):
+        parts.append(EXPECTED.strip("\n") + "\n")
     # A sequential lecture seeds once, at the start; others reseed before every section, as the build does.
     reseed = "" if lecture.sequential else "lecturebuild_seed()\n"
     if lecture.setup is not None or lecture.sequential:
         setup = lecture.setup.code.rstrip() if lecture.setup is not None else ""
         parts.append(f"# %% Setup\nlecturebuild_seed()\n{setup}\n")
     for section in lecture.runnable:
-        code = "\n\n".join(s.code.rstrip() for s in section.snippets)
+        code = "\n\n".join(_snippet_code(s) for s in section.snippets)
         parts.append(f"# %% {section.title}\n{reseed}{code}\n")
     return "\n\n".join(parts)
+
+
+def _snippet_code(snippet: Snippet) -> str:
+    """The snippet as the script runs it: as it is, or, where it raises on purpose, inside a try whose except
+    prints the error. Code whose strings span lines runs through exec, so that indenting it changes no string."""
+    code = snippet.code.rstrip()
+    if not snippet.raises:
+        return code
+    if _spans_lines(code):
+        body = f"    exec(compile({code!r}, {snippet.file!r}, 'exec'))"
+    else:
+        body = textwrap.indent(code, "    ", lambda line: True) if code.strip() else "    pass"
+    return (f"try:  # raises {snippet.raises} on purpose\n{body}\n"
+            f"except BaseException as error:\n    lecturebuild_expected(error, {snippet.raises!r})")
+
+
+def _spans_lines(code: str) -> bool:
+    """Whether a token of `code` (a triple-quoted string) spans lines, or the code does not tokenize."""
+    try:
+        return any(tok.start[0] != tok.end[0] for tok in tokenize.generate_tokens(io.StringIO(code).readline)
+                   if tok.type == tokenize.STRING)
+    except (tokenize.TokenError, SyntaxError):
+        return True
 
 
 def _docstring(lecture: Lecture) -> str:

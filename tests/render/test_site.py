@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -366,3 +367,13 @@ def test_a_figure_that_goes_away_leaves_no_file_behind(sample_course):
         page = (folder.parent / "02_plots.html" if folder.parent.name == "site" else folder.parent / "02_plots.md")
         linked = set(re.findall(r"02_plots/([0-9a-f]+\.png)", page.read_text()))
         assert left == linked and not left & old, folder
+
+
+def test_the_lecture_script_prints_an_expected_error_and_goes_on(built_sample, tmp_path):
+    course, _ = built_sample
+    script = shutil.copy(site_of(course) / "02_plots.py", tmp_path / "02_plots.py")
+    ran = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"})
+    assert ran.returncode == 0, ran.stderr
+    assert "RuntimeError: mat1 and mat2 shapes cannot be multiplied" in ran.stderr  # shown as the notebook shows it
+    assert ran.stdout.index("plotted 10 points") < ran.stdout.index("the inner sizes must agree")  # and on it went
