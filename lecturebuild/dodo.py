@@ -75,12 +75,12 @@ def task_publish():
 
 def task_check():
     """Rebuild what is stale, then compare the outputs with the accepted snapshots and the prose with the outputs."""
-    return check.check_task(COURSE, ROOT / "build")
+    yield from check.check_tasks(COURSE, ROOT / "build")
 
 
 def task_accept():
     """Accept the current outputs as the snapshots in snapshots/<device>/ (review, then commit them)."""
-    return check.accept_task(COURSE, ROOT / "build")
+    yield from check.accept_tasks(COURSE, ROOT / "build")
 
 
 def task_portability():

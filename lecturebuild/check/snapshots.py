@@ -115,45 +115,58 @@ def find_snapshot(root: Path, lecture: Lecture, kind: str) -> tuple[dict[str, st
     return None
 
 
-def check_course(course: Course, store: Store, say) -> list[str]:
-    """Every drift from the accepted snapshots and every unsupported number in the prose."""
+def check_lecture(course: Course, lecture: Lecture, store: Store, say) -> list[str]:
+    """Every drift of the lecture from its accepted snapshot and every unsupported number in its prose."""
+    results = store.results(lecture)
+    if not results.all_good:
+        return [f"lecturebuild: {lecture.source.name}: not checked: some sections have no good run"]
     problems = []
-    for lecture in course.lectures:
-        results = store.results(lecture)
-        if not results.all_good:
-            problems.append(f"lecturebuild: {lecture.source.name}: not checked: some sections have no good run")
-            continue
-        platform = platform_of(results)
-        actual = lecture_snapshot(lecture, results, store.figures_dir(lecture.name))
-        snapshot = find_snapshot(course.root, lecture, platform.get("device", "cpu"))
-        if snapshot is None:
-            problems.append(f"lecturebuild: {lecture.name}: no accepted snapshot yet; review the build and run "
-                            "`doit accept`")
-        elif snapshot[0] == platform:
-            problems += [str(d) for d in compare_sections(lecture.name, snapshot[1], actual, lecture.tolerance)]
-        else:
-            if not snapshot[0]:
-                say(f"lecturebuild: {lecture.name}: its snapshot predates recorded platforms and figure descriptions; "
-                    "figures will show as changed once: review the build, then `doit accept`")
-            tolerances = platform_tolerances(lecture)
-            own = ", ".join(f"{sid} {t:g}" for sid, t in tolerances.items() if t != lecture.platform_tolerance)
-            say(f"lecturebuild: {lecture.name}: accepted on {describe_platform(snapshot[0])}; this build ran on "
-                f"{describe_platform(platform)}. Compared across platforms: text and integers exactly, floats "
-                f"within {lecture.platform_tolerance:g}" + (f" (sections with their own: {own})" if own else ""))
-            problems += [str(d) for d in compare_sections(lecture.name, snapshot[1], actual, lecture.platform_tolerance,
-                                                          tolerances, across=True)]
-        problems += handtyped_numbers(lecture, results)
-    return problems
+    platform = platform_of(results)
+    actual = lecture_snapshot(lecture, results, store.figures_dir(lecture.name))
+    snapshot = find_snapshot(course.root, lecture, platform.get("device", "cpu"))
+    if snapshot is None:
+        problems.append(f"lecturebuild: {lecture.name}: no accepted snapshot yet; review the build and run "
+                        f"`doit accept:{lecture.name}`")
+    elif snapshot[0] == platform:
+        problems += [str(d) for d in compare_sections(lecture.name, snapshot[1], actual, lecture.tolerance)]
+    else:
+        if not snapshot[0]:
+            say(f"lecturebuild: {lecture.name}: its snapshot predates recorded platforms and figure descriptions; "
+                "figures will show as changed once: review the build, then `doit accept`")
+        tolerances = platform_tolerances(lecture)
+        own = ", ".join(f"{sid} {t:g}" for sid, t in tolerances.items() if t != lecture.platform_tolerance)
+        say(f"lecturebuild: {lecture.name}: accepted on {describe_platform(snapshot[0])}; this build ran on "
+            f"{describe_platform(platform)}. Compared across platforms: text and integers exactly, floats "
+            f"within {lecture.platform_tolerance:g}" + (f" (sections with their own: {own})" if own else ""))
+        problems += [str(d) for d in compare_sections(lecture.name, snapshot[1], actual, lecture.platform_tolerance,
+                                                      tolerances, across=True)]
+    return problems + handtyped_numbers(lecture, results)
 
 
-def accept_course(course: Course, store: Store, say) -> list[str]:
-    """Write each lecture's current outputs as its accepted snapshot (review the diff, then commit it)."""
-    for lecture in course.lectures:
-        results = store.results(lecture)
-        if not results.all_good:
-            return [f"lecturebuild: {lecture.source.name}: not accepted: some sections have no good run"]
-        platform = platform_of(results)
-        path = snapshot_path(course.root, platform.get("device", "cpu"), lecture.name)
-        write_snapshot(path, platform, lecture_snapshot(lecture, results, store.figures_dir(lecture.name)))
-        say(f"lecturebuild: accepted {path.relative_to(course.root)} ({describe_platform(platform)})")
+def accept_lecture(course: Course, lecture: Lecture, store: Store, say) -> list[str]:
+    """Write the lecture's current outputs as its accepted snapshot (review the diff, then commit it), saying
+    first what changes against the snapshot there; a snapshot that would not change is left as it is."""
+    results = store.results(lecture)
+    if not results.all_good:
+        return [f"lecturebuild: {lecture.source.name}: not accepted: some sections have no good run"]
+    platform = platform_of(results)
+    path = snapshot_path(course.root, platform.get("device", "cpu"), lecture.name)
+    actual = lecture_snapshot(lecture, results, store.figures_dir(lecture.name))
+    shown = path.relative_to(course.root)
+    previous = read_snapshot(path) if path.exists() else None
+    if previous == (platform, json.loads(json.dumps(actual))):
+        say(f"lecturebuild: {shown} is unchanged")
+        return []
+    if previous is None:
+        say(f"lecturebuild: {shown}: a new snapshot, {len(actual)} sections")
+    else:
+        changes = [f"lecturebuild: {shown}: {d.where} changes:\n{d.diff}"
+                   for d in compare_sections(lecture.name, previous[1], actual, 0.0, labels=("accepted", "accepting"))]
+        if previous[0] != platform:
+            changes.insert(0, f"lecturebuild: {shown}: accepted on {describe_platform(previous[0])} before; "
+                              f"now on {describe_platform(platform)}")
+        for change in changes:
+            say(change)
+    write_snapshot(path, platform, actual)
+    say(f"lecturebuild: accepted {shown} ({describe_platform(platform)})")
     return []

@@ -17,27 +17,38 @@ from lecturebuild.tasks.options import requested_jobs
 from lecturebuild.tasks.report import report, reported
 
 
-def check_task(course: Course, build: Path) -> dict:
-    return {"actions": [(check_action, [course, str(build)])], "task_dep": ["execute"], "verbosity": 2}
+def check_tasks(course: Course, build: Path):
+    """`doit check`, or `doit check:<lecture>` for one: each lecture after its sections ran."""
+    yield {"basename": "check", "name": None, "doc": "compare the outputs with the accepted snapshots, and the prose "
+           "with the outputs (check:<lecture> for one lecture)"}
+    for lecture in course.lectures:
+        yield {"basename": "check", "name": lecture.name, "task_dep": [f"execute:{lecture.name}"], "verbosity": 2,
+               "actions": [(check_action, [course, lecture.name, str(build)])]}
 
 
-def accept_task(course: Course, build: Path) -> dict:
-    return {"actions": [(accept_action, [course, str(build)])], "task_dep": ["execute"], "verbosity": 2}
+def accept_tasks(course: Course, build: Path):
+    """`doit accept`, or `doit accept:<lecture>`: only that lecture's snapshot is written."""
+    yield {"basename": "accept", "name": None, "doc": "accept the current outputs as the snapshots in "
+           "snapshots/<device>/ (accept:<lecture> for one lecture); review the diff, then commit it"}
+    for lecture in course.lectures:
+        yield {"basename": "accept", "name": lecture.name, "task_dep": [f"execute:{lecture.name}"], "verbosity": 2,
+               "actions": [(accept_action, [course, lecture.name, str(build)])]}
 
 
 @reported
-def check_action(course: Course, build: str) -> bool | TaskFailed:
-    from lecturebuild.check.snapshots import check_course
+def check_action(course: Course, name: str, build: str) -> bool | TaskFailed:
+    from lecturebuild.check.snapshots import check_lecture
 
-    problems = check_course(course, Store(Path(build)), say)
-    return report(problems, f"all {len(course.lectures)} lectures agree with their accepted outputs")
+    lecture = course.lecture(name)
+    problems = check_lecture(course, lecture, Store(Path(build)), say)
+    return report(problems, f"{lecture.source.name} agrees with its accepted outputs")
 
 
 @reported
-def accept_action(course: Course, build: str) -> bool | TaskFailed:
-    from lecturebuild.check.snapshots import accept_course
+def accept_action(course: Course, name: str, build: str) -> bool | TaskFailed:
+    from lecturebuild.check.snapshots import accept_lecture
 
-    return report(accept_course(course, Store(Path(build)), say), "")
+    return report(accept_lecture(course, course.lecture(name), Store(Path(build)), say), "")
 
 
 def portability_task(course: Course, build: Path, device: str) -> dict:
@@ -78,7 +89,8 @@ def reproduce_action(course: Course, build: str) -> bool | TaskFailed:
     from lecturebuild.check.reproduce import reproduce_course
 
     problems = reproduce_course(course, Store(Path(build)), say)
-    return report(problems, f"all {len(course.lectures)} notebooks reproduce their outputs in a fresh kernel")
+    return report(problems, ("the notebook reproduces its outputs in a fresh kernel" if len(course.lectures) == 1 else
+                                f"all {len(course.lectures)} notebooks reproduce their outputs in a fresh kernel"))
 
 
 def claims_tasks(course: Course):

@@ -103,7 +103,8 @@ def test_float_noise_under_the_tolerance_is_not_drift(accepted_sample):
 def test_the_shipped_course_as_committed_passes_check(built_course):
     result = doit(built_course, "check")
     assert result.returncode == 0, result.stderr
-    assert "all 3 lectures agree with their accepted outputs" in result.stderr
+    for lecture in ("01_rnns_lstms", "02_vanilla_to_lstm", "03_practice"):
+        assert f"{lecture}.md agrees with its accepted outputs" in result.stderr
 
 
 def up_to_date_copy(built_sample, tmp_path):
@@ -252,3 +253,24 @@ def test_a_cuda_build_passes_check_against_the_cpu_snapshots_and_portability_com
     report = (accepted_sample / "build" / "portability.txt").read_text()
     assert "NOTE 01_basics.md: section 'tensors': on cuda, it ran on CUDA but never used the GPU" in report
     assert "8 sections ran on both devices; 0 behave differently" in report
+
+
+def test_accept_and_check_of_one_lecture_touch_only_that_lecture(accepted_sample):
+    snapshots = accepted_sample / "snapshots" / "cpu"
+    before = {p.name: p.read_bytes() for p in snapshots.glob("*.json")}
+    snippet = accepted_sample / "snippets" / "01_basics" / "model.py"
+    snippet.write_text(snippet.read_text().replace("nn.Linear(3, 2)", "nn.Linear(3, 2, bias=False)"))
+    result = doit(accepted_sample, "accept:02_plots")
+    assert result.returncode == 0, result.stderr
+    assert "snapshots/cpu/02_plots.json is unchanged" in result.stderr
+    assert {p.name: p.read_bytes() for p in snapshots.glob("*.json")} == before  # nothing written at all
+    assert doit(accepted_sample, "check:02_plots").returncode == 0  # the other lecture still agrees
+    assert doit(accepted_sample, "check:01_basics").returncode != 0
+    result = doit(accepted_sample, "accept:01_basics")
+    said = result.stderr
+    change = said.index("snapshots/cpu/01_basics.json: section 'model' changes:")
+    assert "-model.py stdout: parameters: 8\n+model.py stdout: parameters: 6" in said[change:]
+    assert change < said.index("accepted snapshots/cpu/01_basics.json")  # shown before it is written
+    assert (snapshots / "02_plots.json").read_bytes() == before["02_plots.json"]
+    assert (snapshots / "01_basics.json").read_bytes() != before["01_basics.json"]
+    assert doit(accepted_sample, "check").returncode == 0
