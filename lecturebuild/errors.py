@@ -9,8 +9,17 @@ from pathlib import Path
 
 
 def say(message: str) -> None:
-    """A message for the instructor, on stderr as the build goes (doit's own output is on stdout)."""
+    """A message for the instructor, on stderr as the build goes (doit's own output is on stdout). A problem
+    said once is not said again by this process: one bad quote in the prose fails every format of its
+    lecture, and the instructor reads it once."""
+    if message.startswith("lecturebuild: "):
+        if message in _said:
+            return
+        _said.add(message)
     print(message, file=sys.stderr, flush=True)
+
+
+_said: set[str] = set()
 
 
 @dataclass(frozen=True)

@@ -57,9 +57,8 @@ def run_action(lecture: Lecture, course: Course, build: str, device: str, jobs: 
                                              executor=executor)]
             write_atomic(marker, run)
             for name, rendering in ahead:
-                if rendering.exception() is not None:  # its render tasks try again, and fail with the full message
-                    say(f"lecturebuild: {course.lecture(name).source.name}: rendering while the sections ran failed: "
-                        f"{rendering.exception()}")
+                if rendering.exception() is not None:  # said once: its render tasks fail with the same message
+                    say(f"lecturebuild: {rendering.exception()}")
     messages = lecture_failures(lecture, store, RunEnvironment.detect(device))
     for message in messages:
         say(message)

@@ -119,7 +119,8 @@ class BuildReporter(ConsoleReporter):
     """doit's console output, ending with a summary of every failure of the build."""
 
     def _write_failure(self, result, write_exception=True):
-        self.write(f"!! {result['task'].name} failed\n")  # the details were printed as they happened
+        if result["task"].executed:  # one line for a task that failed; none for those it held back
+            self.write(f"!! {result['task'].name} failed\n")  # the details were printed as they happened
 
     def complete_run(self):
         for result in self.failures:
@@ -130,13 +131,28 @@ class BuildReporter(ConsoleReporter):
                 action.py_callable(*action.args, **action.kwargs)
         super().complete_run()
         failed = [r for r in self.failures if r["task"].executed]  # not those skipped for a failed dependency
+        held = [r for r in self.failures if not r["task"].executed and r["task"].actions]
         if failed:
             count = len(failed)
-            self.write(f"\nlecturebuild: {count} task{'s' if count != 1 else ''} failed; the rest of the course "
-                       "was built:\n")
+            self.write(f"\nlecturebuild: {count} task{'s' if count != 1 else ''} failed"
+                       + (f", and {len(held)} that need {'its' if count == 1 else 'their'} output did not run"
+                          if held else "") + "; everything else is up to date:\n")
+            shown: dict[str, str] = {}
             for result in failed:
                 message = getattr(result["exception"], "message", "") or str(result["exception"])
-                self.write(f"- {result['task'].name}\n" + "".join(f"    {line}\n" for line in message.splitlines()))
+                if message in shown:
+                    self.write(f"- {result['task'].name}\n    (as {shown[message]})\n")
+                    continue
+                shown[message] = result["task"].name
+                lines = message.splitlines()
+                if result["task"].name.split(":")[0] in REPORTS:  # its report was printed whole above
+                    kept = [line for line in lines if not line.startswith((" ", "-", "+", "@"))]
+                    lines = kept + (["(the differences are printed above)"] if len(kept) < len(lines) else [])
+                self.write(f"- {result['task'].name}\n" + "".join(f"    {line}\n" for line in lines))
+
+
+# Tasks whose failure is a report (a diff for each drift): the summary names each problem, once.
+REPORTS = {"check", "accept", "reproduce", "portability", "claims"}
 
 
 def report(problems: list[str], success: str) -> bool | TaskFailed:

@@ -82,6 +82,8 @@ def test_a_changed_output_is_reported_as_drift_with_a_diff(accepted_sample):
     assert "DRIFT 01_basics: section 'model' no longer prints what was accepted:" in result.stderr
     assert "-model.py stdout: parameters: 8\n+model.py stdout: parameters: 6" in result.stderr
     assert "section 'training'" in result.stderr  # it needs the model, so its numbers moved too
+    assert result.stderr.count("-model.py stdout: parameters: 8") == 1  # the diff, once
+    assert "DRIFT 01_basics: section 'model'" in result.stdout and "parameters: 8" not in result.stdout  # named
     assert doit(accepted_sample, "accept").returncode == 0  # accepting makes check pass again
     assert doit(accepted_sample, "check").returncode == 0
 

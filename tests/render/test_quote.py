@@ -92,6 +92,10 @@ def test_prose_that_fails_when_rendered_names_its_line_and_keeps_the_old_handout
     assert f"lectures/01_basics.md:{line}: " in result.stderr and message in result.stderr
     assert "Traceback" not in result.stderr and "PythonAction Error" not in result.stderr
     assert handout.read_text() == before
+    result = doit(built_copy, env={"LECTUREBUILD_PROSE_SECONDS": "1"})  # every format of the lecture fails alike
+    said = [said for said in result.stderr.splitlines() if f"lectures/01_basics.md:{line}: " in said]
+    assert len(said) == 1 and message in said[0], result.stderr  # and the instructor reads it once
+    assert "(as markdown:01_basics)" in result.stdout  # the summary names the others without repeating it
 
 
 def test_include_in_prose_is_refused_before_anything_runs(built_copy):
