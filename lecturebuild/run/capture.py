@@ -14,6 +14,7 @@ import json
 import linecache
 import os
 import sys
+import sysconfig
 import time
 import traceback
 from dataclasses import replace
@@ -296,12 +297,58 @@ def _error(exc: BaseException, snippet: Snippet) -> Error:
     file, line = (snippet_frames[-1].filename, snippet_frames[-1].lineno) if snippet_frames else ("", 0)
     if isinstance(exc, SyntaxError) and exc.filename == snippet.file:
         file, line = snippet.file, exc.lineno or 0
-    text = "".join(traceback.format_list(frames)) if frames else ""
+    text = _readable(frames, _course_root(snippet)) if frames else ""
     text = ("Traceback (most recent call last):\n" + text if text else "") + "".join(
         traceback.format_exception_only(type(exc), exc))
     expected = bool(snippet.raises) and snippet.raises in {c.__name__ for c in type(exc).__mro__}
     return Error(ename=type(exc).__name__, evalue=str(exc), traceback=text, file=file, line=line,
                  expected=expected)
+
+
+def _course_root(snippet: Snippet) -> str:
+    """The course folder, with a trailing separator: the snippet's path less its course-relative name."""
+    path = str(snippet.path)
+    return path[: -len(snippet.file)] if snippet.file and path.endswith(snippet.file) else ""
+
+
+# Where installed code lives, longest first: a frame there is shown relative to it, never as this machine's path.
+_INSTALLED = sorted({(sysconfig.get_paths()[key].rstrip(os.sep) + os.sep, label)
+                     for key, label in (("purelib", "site-packages/"), ("platlib", "site-packages/"),
+                                        ("stdlib", "python/"), ("platstdlib", "python/"))},
+                    key=lambda entry: -len(entry[0]))
+
+
+def _readable(frames: list, root: str) -> str:
+    """A traceback's frames as a page shows them: the course's files by their path in the course, installed
+    code by its path in site-packages (or Python's library), never the build machine's folders; and of each
+    run of frames inside installed code only the innermost, where it raised, after a line counting the rest."""
+    lines, run = [], []
+
+    def flush() -> None:
+        if len(run) > 1:
+            lines.append(f"  ... {len(run) - 1} more frame{'s' * (len(run) > 2)} in installed code ...\n")
+        lines.extend(traceback.format_list(run[-1:]))
+        run.clear()
+
+    for frame in frames:
+        name, installed = frame.filename, False
+        if root and name.startswith(root):
+            name = name[len(root):]
+        else:
+            for prefix, label in _INSTALLED:
+                if name.startswith(prefix):
+                    name, installed = label + name[len(prefix):], True
+                    break
+        where = {key: getattr(frame, key) for key in ("end_lineno", "colno", "end_colno") if hasattr(frame, key)}
+        line = linecache.getline(frame.filename, frame.lineno) or frame.line  # as written, so that carets align
+        frame = traceback.FrameSummary(name, frame.lineno, frame.name, line=line, **where)  # 3.11: its carets
+        if installed:
+            run.append(frame)
+        else:
+            flush()
+            lines.extend(traceback.format_list([frame]))
+    flush()
+    return "".join(lines)
 
 
 def summarise(namespace: dict, before: dict[str, Any]) -> dict[str, Any]:

@@ -377,3 +377,26 @@ def test_the_lecture_script_prints_an_expected_error_and_goes_on(built_sample, t
     assert ran.returncode == 0, ran.stderr
     assert "RuntimeError: mat1 and mat2 shapes cannot be multiplied" in ran.stderr  # shown as the notebook shows it
     assert ran.stdout.index("plotted 10 points") < ran.stdout.index("the inner sizes must agree")  # and on it went
+
+
+def test_a_traceback_on_the_pages_shows_no_path_of_the_build_machine(sample_course):
+    course = sample_course
+    (course / "lectures" / "03_inside.md").write_text(
+        "---\ntitle: Inside torch\norder: 3\nsummary: An error raised in torch's code.\n---\n"
+        "## A wrong input {#wrong}\n```{snippet} wrong.py\n:raises: RuntimeError\n```\n")
+    (course / "snippets" / "03_inside").mkdir()
+    (course / "snippets" / "03_inside" / "wrong.py").write_text(
+        "import torch\nlayer = torch.nn.Linear(3, 2)\nlayer(torch.ones(4))\n")
+    assert doit(course).returncode == 0
+    import torch
+
+    machine = [str(Path(torch.__file__).parents[1]), str(course), sys.prefix]
+    for page in (site_of(course) / "03_inside.html", course / "build" / "markdown" / "03_inside.md",
+                 course / "build" / "notebooks" / "03_inside.ipynb", course / "build" / "slides" / "03_inside.html"):
+        text = page.read_text()
+        assert "mat1 and mat2 shapes cannot be multiplied" in text, page.name
+        assert not any(folder in text for folder in machine), page.name
+        files = re.findall(r'File (?:&#34;|&quot;|\\?")([^"&\\]+)', text)
+        assert files[0] == "snippets/03_inside/wrong.py", (page.name, files)  # the snippet's frame first
+        assert all(f.startswith(("snippets/", "site-packages/", "python/")) for f in files), (page.name, files)
+        assert "site-packages/torch/nn/modules/" in text and "in installed code" in text, page.name
