@@ -9,6 +9,7 @@ as JSON, so each run-side type converts to and from plain data with `to_data` / 
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,6 +17,11 @@ from typing import Any, Union
 
 # ----------------------------------------------------------------------------------------------
 # What the instructor wrote
+
+
+# A number the prose takes from outside the run (LeNet-5 has {fact}`61,706` parameters): shown as written,
+# and not checked against the outputs.
+FACT = re.compile(r"\{fact\}`([^`\n]+)`")
 
 
 @dataclass(frozen=True)

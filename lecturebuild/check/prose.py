@@ -7,12 +7,13 @@ import json
 import re
 
 from lecturebuild.check.compare import NUMBER
-from lecturebuild.model import Lecture, SectionResult, Stream, Value
+from lecturebuild.model import FACT, Lecture, SectionResult, Stream, Value
 
 # What counts as a claim about a run: shapes, numbers with thousands separators or of five digits and
-# more, decimals and percentages. Small whole numbers ("2 layers", "5 to 20 tokens", section numbers)
-# and four-digit years are not claims; neither is anything inside {{ }} (quoted from the run) or
-# inside $...$ math.
+# more, decimals and percentages; and whole numbers of two to four digits next to what they count
+# ("1455 parameters", "27 pixels") or stated as a value ("the side is 27", "= 128"). Single digits
+# ("2 layers", section numbers) and years ("in 2017") are not claims; neither is anything inside {{ }}
+# (quoted from the run), a {fact}`...` (a number from outside the run) or $...$ math.
 CLAIM = re.compile(r"torch\.Size\(\[[\d,\s]*\]\)|\(\d+(?:,\s*\d+)+\)|\d{1,3}(?:,\d{3})+(?!\d|,\d)|\d+\.\d+%?"
                    r"|\d+%|\d{5,}")
 
@@ -21,6 +22,11 @@ QUOTED = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
 
 
 MATH = re.compile(r"\$\$.*?\$\$|\$[^$\n]+\$", re.DOTALL)
+UNITS = ("parameters|weights|biases|units|neurons|channels|features|dimensions|dims|pixels|samples|examples|"
+         "images|tokens|words|characters|chars|steps|epochs|iterations|batches|classes|labels|rows|columns|"
+         "entries|elements|values|points|nodes|edges|heads|bytes|MB|GB|KB")
+COUNTED = re.compile(rf"(?<![\w.,$-])(\d{{2,4}})(?=\s+(?:{UNITS})\b)"
+                     rf"|(?:\b(?:is|are|was|were|equals|becomes)\s+|=\s*)(\d{{2,4}})(?![\w,%]|\.\d)")
 
 
 def handtyped_numbers(lecture: Lecture, results: dict[str, SectionResult]) -> list[str]:
@@ -29,12 +35,13 @@ def handtyped_numbers(lecture: Lecture, results: dict[str, SectionResult]) -> li
     problems = []
     blocks = list(lecture.intro) + [b for s in lecture.sections for b in s.blocks if hasattr(b, "text")]
     for block in blocks:
-        text = MATH.sub(_blank, QUOTED.sub(_blank, block.text))
-        for match in CLAIM.finditer(text):
-            claim = match.group()
+        text = MATH.sub(_blank, FACT.sub(_blank, QUOTED.sub(_blank, block.text)))
+        found = [(m.start(), m.group()) for m in CLAIM.finditer(text)]
+        found += [(m.start(m.lastindex), m.group(m.lastindex)) for m in COUNTED.finditer(text)]
+        for start, claim in sorted(found):
             if _supported(claim, numbers, shapes):
                 continue
-            line = block.line + text.count("\n", 0, match.start())
+            line = block.line + text.count("\n", 0, start)
             problems.append(f"lectures/{lecture.source.name}:{line}: the prose states {claim!r}, which no output "
                             f"of this lecture contains; quote the value from the run instead "
                             f"({{{{ section.name }}}}), so it cannot drift")

@@ -25,7 +25,7 @@ from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, no
 from jinja2.sandbox import SandboxedEnvironment
 
 from lecturebuild.errors import Problem, RenderError
-from lecturebuild.model import Prose, value_from_data
+from lecturebuild.model import FACT, Prose, value_from_data
 
 TEMPLATE_NAME = "<template>"  # the file name Jinja gives templates made from strings
 # A prose block that takes longer than this to render loops without end (LECTUREBUILD_PROSE_SECONDS).
@@ -152,7 +152,7 @@ def render_prose(source: Path, prose: Prose, context: Mapping[str, SectionValues
     try:
         with _time_limit(PROSE_SECONDS):
             _held.clear()
-            return _place(ENVIRONMENT.from_string(prose.text).render(context))
+            return _place(ENVIRONMENT.from_string(FACT.sub(r"\1", prose.text)).render(context))
     except _TookTooLong as exc:
         line = prose.line + _template_line(exc) - 1
         raise RenderError(Problem(source, line, f"the prose took longer than {PROSE_SECONDS:g} s to render and was "

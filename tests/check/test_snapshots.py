@@ -63,6 +63,26 @@ def test_a_planted_wrong_number_in_the_prose_is_reported_with_its_line(accepted_
     assert "runs (" not in result.stderr  # a prose edit runs no code
 
 
+def test_counts_without_separators_and_stated_values_are_claims_and_a_fact_is_not(accepted_sample):
+    source = accepted_sample / "lectures" / "01_basics.md"
+    lines = source.read_text().splitlines()
+    at = lines.index("The model has {{ model.params | thousands }} parameters.")
+    lines[at] += (" A wider one has 1455 parameters, and a patch side is 27. In 2017 the batch was 4."
+                  " LeNet-5 has {fact}`61,706` parameters.")
+    source.write_text("\n".join(lines) + "\n")
+    result = doit(accepted_sample, "check")
+    assert result.returncode != 0
+    assert f"lectures/01_basics.md:{at + 1}: the prose states '1455', which no output" in result.stderr
+    assert f"lectures/01_basics.md:{at + 1}: the prose states '27', which no output" in result.stderr
+    assert "'2017'" not in result.stderr and "'4'" not in result.stderr  # a year and a single digit
+    assert "61,706" not in result.stderr  # a number from outside the run, marked as such
+    doit(accepted_sample)
+    handout = (accepted_sample / "build" / "markdown" / "01_basics.md").read_text()
+    page = (accepted_sample / "build" / "site" / "01_basics.html").read_text()
+    assert "LeNet-5 has 61,706 parameters." in handout and "LeNet-5 has 61,706 parameters." in page
+    assert "{fact}" not in handout + page
+
+
 def test_a_hand_typed_number_on_a_slide_is_reported_with_its_line(accepted_sample):
     source = accepted_sample / "lectures" / "01_basics.md"
     lines = source.read_text().splitlines()
