@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lecturebuild.importer import dataflow
-from lecturebuild.importer.read import Block, has_code
+from lecturebuild.importer.read import Block, worth_keeping
 from lecturebuild.prelude import DRAWS_RANDOM, SEEDS
 
 
@@ -103,6 +103,8 @@ def plan_sections(blocks: list[Block], fallback_title: str) -> tuple[str, list, 
     taken: set[str] = set()
     reserved = _reserved({name for code in [setup] + [b.text for b in blocks if b.kind == "code"]
                           for name in dataflow.effects(code).modules})
+    if not any(b.kind == "heading" for b in blocks):
+        return title, *_without_headings(blocks, setup, taken, reserved)
     for index, block in enumerate(blocks):
         if block.kind == "heading":
             with_code = block.level in code_levels and any(
@@ -112,7 +114,7 @@ def plan_sections(blocks: list[Block], fallback_title: str) -> tuple[str, list, 
                 continue
             text = "#" * 3 + " " + block.text
         elif block.kind == "code":
-            if not has_code(block.text):
+            if not worth_keeping(block.text):
                 continue
             if not sections:
                 sections.append(DraftSection("Getting started", identifier("start", taken, reserved), []))
@@ -122,6 +124,39 @@ def plan_sections(blocks: list[Block], fallback_title: str) -> tuple[str, list, 
             text = block.text
         (sections[-1].blocks if sections else intro).append(_escape_prose(text))
     return title, intro, setup, sections
+
+
+def _without_headings(blocks: list[Block], setup: str, taken: set[str], reserved) -> tuple[list, str, list]:
+    """Sections for material without headings (a notebook of cells): a section starts at each stretch of
+    prose that comes before code, titled from its first words, and where there is no prose after the
+    first code at all, at every code cell. One failing cell then fails its own section, not the lecture."""
+    intro: list = []
+    sections: list[DraftSection] = []
+    prose: list[str] = []
+    first = next((k for k, b in enumerate(blocks) if b.kind == "code" and worth_keeping(b.text)), len(blocks))
+    talks = any(b.kind == "prose" for b in blocks[first + 1:])  # prose between the cells, or none at all
+    for index, block in enumerate(blocks):
+        if block.kind == "prose":
+            (prose if index > first else intro).append(_escape_prose(block.text))
+        elif block.kind == "code" and worth_keeping(block.text):
+            if not sections or prose or not talks:
+                title = _title_from(prose) or ("Getting started" if not sections else f"Step {len(sections) + 1}")
+                key = "start" if title == "Getting started" else title
+                sections.append(DraftSection(title, identifier(key, taken, reserved), list(prose)))
+                prose.clear()
+            sections[-1].blocks.append(block)
+    if prose and sections:
+        sections[-1].blocks += prose
+    return intro, setup, sections
+
+
+def _title_from(prose: list[str]) -> str:
+    """A section title from the first words of the prose before it: its first sentence, plain, at most about
+    eight words."""
+    text = re.sub(r"[*_`#>\[\]]|\(http[^)]*\)|<[^>]+>", "", " ".join(prose)).strip()
+    sentence = re.split(r"(?<=[.!?:])\s", text, maxsplit=1)[0].rstrip(".:!? ")
+    words = sentence.split()
+    return " ".join(words[:8]) + (" ..." if len(words) > 8 else "") if words else ""
 
 
 def _until_next_heading(blocks: list[Block], index: int) -> list[Block]:

@@ -82,7 +82,7 @@ def _jupytext_blocks(source: Path, text: str, fmt: str) -> list[Block]:
             blocks += _markdown_blocks(cell.source, line, markdown_fences=fmt == "md")
         elif cell.cell_type == "code" and _foreign_cell(cell.source):
             blocks.append(_foreign_cell(cell.source))
-        elif cell.cell_type == "code" and has_code(_python(cell.source)):
+        elif cell.cell_type == "code" and worth_keeping(_python(cell.source)):
             blocks.append(Block("code", _python(cell.source), line, where=f"line {line}"))
     return join_split_blocks(source, blocks)
 
@@ -255,7 +255,7 @@ def _notebook_blocks(source: Path, text: str) -> list[Block]:
                 blocks.append(block)
         elif cell.cell_type == "code" and _foreign_cell(cell.source):
             blocks.append(_foreign_cell(cell.source))
-        elif cell.cell_type == "code" and has_code(_python(cell.source)):
+        elif cell.cell_type == "code" and worth_keeping(_python(cell.source)):
             claims, raises = _stored_outputs(cell.get("outputs", []))
             claims = _without_magic_output(cell.source, claims)
             blocks.append(Block("code", cell.source, number, claims=claims, raises=raises, where=f"cell {number}"))
@@ -304,6 +304,14 @@ def has_code(code: str) -> bool:
     return any(line.strip() and not line.lstrip().startswith("#") for line in code.splitlines())
 
 
+def worth_keeping(code: str) -> bool:
+    """Whether a code block (its magics made plain, _python) holds code, or the author's own comments only
+    (notes to the reader, kept so that nothing of the source is lost); not when all it holds is magics
+    commented out by the import."""
+    return has_code(code) or any(line.lstrip().startswith("#") and not any(note in line for note in MAGIC_NOTES)
+                                 for line in code.splitlines())
+
+
 # IPython magics. Timing and capturing keep their statement, run once; others are commented out.
 STATEMENT_MAGIC = re.compile(r"^(\s*)%(?:time|timeit|prun)(?:\s+-[a-z]+(?:\s+\d+)?)*\s+(\S.*)$")
 
@@ -320,6 +328,9 @@ def _foreign_cell(code: str) -> Block | None:
     body = "\n".join(lines[1:])
     fence = "`" * max(3, 1 + max((len(r) for r in re.findall(r"`+", body)), default=0))
     return Block("prose", f"{fence}{cell.group(1)}\n{body}\n{fence}", 0)
+
+
+MAGIC_NOTES = ("IPython only: ", "# IPython cell magic ")  # what _python writes beside the magics it comments out
 
 
 def _python(code: str) -> str:

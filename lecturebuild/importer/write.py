@@ -11,7 +11,7 @@ from pathlib import Path
 from lecturebuild.course.load import LECTURE_NAME
 from lecturebuild.errors import ImportProblem
 from lecturebuild.importer.plan import identifier, infer_needs, notebook_seed, one_random_stream, plan_sections
-from lecturebuild.importer.read import Block, read_blocks
+from lecturebuild.importer.read import Block, has_code, read_blocks
 
 # ----------------------------------------------------------------------------------------------
 # From blocks to a lecture
@@ -45,6 +45,13 @@ def import_lecture(source: Path, course: Path, name: str | None = None, fmt: str
                             "--force to replace it")
     title, intro, setup, sections = plan_sections(blocks, source.stem.replace("_", " ").strip().title())
     notes = infer_needs(sections, setup)
+    if not any(b.kind == "heading" for b in blocks) and len(sections) > 1:
+        notes.append(f"the source has no headings: it became {len(sections)} sections, one at each stretch of prose "
+                     "before code (or each code cell), so that a failing cell fails only its own section")
+    comments = sum(1 for s in sections for b in s.blocks if isinstance(b, Block) and not has_code(b.text))
+    if comments:
+        notes.append(f"kept {comments} code cell{'s' * (comments != 1)} that hold{'s' * (comments == 1)} only "
+                     "comments, as snippets (they run and print nothing)")
     seed = notebook_seed(source) if fmt == "ipynb" or source.suffix == ".ipynb" else None
 
     files: dict[str, str] = {}

@@ -359,3 +359,28 @@ def test_printed_output_pasted_under_a_text_export_cell_is_a_claim_not_code(tmp_
     build = doit(course)
     assert build.returncode == 0, build.stdout + build.stderr
     assert (course / "build" / "claims" / "printed.txt").read_text().startswith("printed: 0 of 1 code blocks")
+
+
+def test_a_notebook_without_headings_becomes_sections_and_keeps_its_comment_cells(tmp_path):
+    course = new_course(tmp_path)
+    cells = [v4.new_markdown_cell("A notebook of cells, with no headings at all."),
+             v4.new_code_cell("import torch\nx = torch.arange(6)\nprint(x.sum())"),
+             v4.new_markdown_cell("Now we **reshape** it into a matrix. Then we look at it."),
+             v4.new_code_cell("m = x.reshape(2, 3)\nprint(m.shape)"),
+             v4.new_code_cell("# a note to myself: the rows are the samples\n# and the columns the features"),
+             v4.new_markdown_cell("Finally, a sum over the rows."),
+             v4.new_code_cell("print(m.sum(dim=1))")]
+    nbformat.write(v4.new_notebook(cells=cells), tmp_path / "cells.ipynb")
+    done = import_(course, tmp_path / "cells.ipynb", "--name", "cells")
+    assert done.returncode == 0, done.stderr
+    assert "no headings: it became 3 sections" in done.stdout and "kept 1 code cell that holds only comments" in done.stdout
+    lecture = (course / "lectures" / "cells.md").read_text()
+    assert "## Getting started {#start}" in lecture
+    assert "## Now we reshape it into a matrix {#now_we_reshape_it_into needs=start}" in lecture
+    assert "## Finally, a sum over the rows {#finally_a_sum_over_the" in lecture
+    kept = "".join(p.read_text() for p in (course / "snippets" / "cells").glob("*.py"))
+    assert "# a note to myself: the rows are the samples\n# and the columns the features" in kept
+    build = doit(course)
+    assert build.returncode == 0, build.stdout + build.stderr
+    handout = (course / "build" / "markdown" / "cells.md").read_text()
+    assert "a note to myself" in handout and "torch.Size([2, 3])" in handout and "tensor([ 3, 12])" in handout
