@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lecturebuild.course.load import LECTURE_NAME
 from lecturebuild.errors import ImportProblem
+from lecturebuild.importer.beside import found_beside
 from lecturebuild.importer.plan import identifier, infer_needs, notebook_seed, one_random_stream, plan_sections
 from lecturebuild.importer.read import Block, has_code, read_blocks
 
@@ -58,6 +59,8 @@ def import_lecture(source: Path, course: Path, name: str | None = None, fmt: str
     claims: dict[str, list] = {}
     if setup.strip():
         files["setup.py"] = setup
+    beside = found_beside(source, [setup] + [b.text for s in sections for b in s.blocks if isinstance(b, Block)])
+    notes += beside.notes
     body = []
     for section in sections:
         attributes = f"#{section.id}" + (f" needs={','.join(section.needs)}" if section.needs else "")
@@ -106,10 +109,43 @@ def import_lecture(source: Path, course: Path, name: str | None = None, fmt: str
             + "".join(p.rstrip("\n") + "\n\n" for p in intro) + "\n".join(body))
     claims_text = json.dumps({"source": source.name, "sections": claims}, indent=1, ensure_ascii=False) + "\n"
     claims_path = course / "claims" / f"{name}.json"
+    modules = {path: text for path, text in beside.modules.items() if path not in files}
     _write_all(source, {lecture_path: text, claims_path: claims_text if claims else None},
-               snippet_dir, files)
+               snippet_dir, {**files, **modules})
+    if modules:
+        notes.append(f"brought along {len(modules)} local module{'s' * (len(modules) != 1)} the source imports, "
+                     f"into snippets/{name}/: {_listed(list(modules))}")
+    notes += _bring_data(course, beside.data)
     return Imported(name=name, lecture=lecture_path, snippets=[snippet_dir / file for file in files],
                     claims=claims_path if claims else None, notes=notes)
+
+
+def _listed(names: list[str], most: int = 5) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _bring_data(course: Path, data: dict[str, Path]) -> list[str]:
+    """Copy the files the source reads beside it into the course's data/ (a path that starts with data/
+    already goes there); notes of what was copied and what was kept because data/ holds another file."""
+    import shutil
+
+    copied, kept = [], []
+    for relative, origin in data.items():
+        target = course / "data" / (relative[len("data/"):] if relative.startswith("data/") else relative)
+        if target.exists():
+            if not target.is_file() or target.read_bytes() != origin.read_bytes():
+                kept.append(str(target.relative_to(course)))
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(origin, target)
+        copied.append(str(target.relative_to(course)))
+    notes = []
+    if copied:
+        notes.append(f"brought along {len(copied)} file{'s' * (len(copied) != 1)} the source reads beside it, into "
+                     f"data/: {_listed(copied)}; sections find them by the names the source uses, as beside it")
+    if kept:
+        notes.append(f"kept {_listed(kept)} as the course has it, though the file beside the source differs")
+    return notes
 
 
 def _write_all(source: Path, texts: dict[Path, str | None], snippet_dir: Path, files: dict[str, str]) -> None:
@@ -136,6 +172,7 @@ def _write_all(source: Path, texts: dict[Path, str | None], snippet_dir: Path, f
             shutil.rmtree(leftover, ignore_errors=True)
         staged.mkdir(parents=True)
         for file, code in files.items():
+            (staged / file).parent.mkdir(parents=True, exist_ok=True)
             (staged / file).write_text(code, encoding="utf-8")
         for path, text in texts.items():
             if text is not None:

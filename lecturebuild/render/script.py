@@ -18,7 +18,6 @@ from lecturebuild.model import HASH_SEED, Lecture, Snippet
 from lecturebuild.prelude import prelude
 from lecturebuild.store import write_atomic
 
-
 # A snippet marked `:raises:` shows its error on purpose: the script prints it, as the notebook does, and goes on.
 EXPECTED = '''
 def lecturebuild_expected(error, name):

@@ -284,6 +284,9 @@ class SectionProcess:
             data = self.root / "data"
             if data.is_dir():
                 (scratch / "data").symlink_to(data)  # course data files read as data/<name>
+                for entry in sorted(data.iterdir()):  # and as <name>, as beside the notebook they came from
+                    if entry.name != "data" and not entry.name.startswith("."):
+                        (scratch / entry.name).symlink_to(entry)
         scratch.mkdir(parents=True, exist_ok=True)
         self.scratch = scratch
         os.chdir(where)

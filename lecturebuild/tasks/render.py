@@ -14,7 +14,14 @@ from doit.tools import config_changed
 
 from lecturebuild.errors import say
 from lecturebuild.model import Course, Lecture, SectionResult
-from lecturebuild.render.formats import FORMATS, course_outline, remove_gone, render_lecture, renderer_digest, site_inputs
+from lecturebuild.render.formats import (
+    FORMATS,
+    course_outline,
+    remove_gone,
+    render_lecture,
+    renderer_digest,
+    site_inputs,
+)
 from lecturebuild.render.view import lecture_view
 from lecturebuild.store import Store, key_of, write_atomic
 from lecturebuild.tasks.report import reported

@@ -384,3 +384,32 @@ def test_a_notebook_without_headings_becomes_sections_and_keeps_its_comment_cell
     assert build.returncode == 0, build.stdout + build.stderr
     handout = (course / "build" / "markdown" / "cells.md").read_text()
     assert "a note to myself" in handout and "torch.Size([2, 3])" in handout and "tensor([ 3, 12])" in handout
+
+
+def test_the_files_a_notebook_reads_beside_it_come_along_and_are_read_as_beside_it(tmp_path):
+    course = new_course(tmp_path)
+    source_dir = tmp_path / "material"
+    (source_dir / "res").mkdir(parents=True)
+    (source_dir / "names.txt").write_text("ada grace alan\n")
+    (source_dir / "res" / "table.csv").write_text("x,y\n1,2\n")
+    (source_dir / "helpers.py").write_text('def first_row():\n    with open("res/table.csv") as table:\n'
+                                           '        return table.readline().strip()\n')
+    cells = [v4.new_code_cell('from helpers import first_row\nnames = open("names.txt").read().split()\n'
+                              'print(len(names), names[0])'),
+             v4.new_markdown_cell("The table's header, read by a local module relative to the working folder."),
+             v4.new_code_cell("print(first_row())")]
+    nbformat.write(v4.new_notebook(cells=cells), source_dir / "reads.ipynb")
+    done = import_(course, source_dir / "reads.ipynb", "--name", "reads")
+    assert done.returncode == 0, done.stderr
+    assert "brought along 1 local module the source imports, into snippets/reads/: helpers.py" in done.stdout
+    assert "brought along 2 files the source reads beside it, into data/: data/names.txt, data/res/table.csv" \
+        in done.stdout
+    assert (course / "data" / "names.txt").read_text() == "ada grace alan\n"
+    build = doit(course)
+    assert build.returncode == 0, build.stdout + build.stderr
+    handout = (course / "build" / "markdown" / "reads.md").read_text()
+    assert "3 ada" in handout and "x,y" in handout
+    (course / "data" / "names.txt").write_text("barbara\n")
+    again = doit(course)
+    assert "runs (changed: data/names.txt)" in again.stderr and "1 barbara" in (
+        course / "build" / "markdown" / "reads.md").read_text()
