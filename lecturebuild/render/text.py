@@ -51,16 +51,48 @@ def markdown_parser():
     from markdown_it import MarkdownIt
     from mdit_py_plugins.dollarmath import dollarmath_plugin
 
-    # Raw HTML in prose is shown as text: a quoted value can never inject markup into the page.
-    # $...$ and $$...$$ are taken out before Markdown sees them (it would eat LaTeX backslashes) and
-    # become MathML, which the browser draws itself.
-    parser = MarkdownIt("commonmark", {"html": False, "typographer": False}).enable("table")
+    # Raw HTML in prose (<img>, <table>, <br>, as book notebooks have it) is kept, and sanitised where it
+    # is rendered (markdown_to_html); a quoted value is escaped before it reaches the prose, so it is
+    # always text. $...$ and $$...$$ are taken out before Markdown sees them (it would eat LaTeX
+    # backslashes) and become MathML, which the browser draws itself.
+    parser = MarkdownIt("commonmark", {"html": True, "typographer": False}).enable("table")
     return parser.use(dollarmath_plugin, double_inline=True,
                       renderer=lambda tex, options: mathml.to_mathml(tex, options["display_mode"]))
 
 
 def markdown_to_html(text: str) -> str:
-    return markdown_parser().render(text)
+    """Prose as HTML. Where it holds raw HTML, the page gets that HTML sanitised (nh3, the ammonia
+    sanitiser): the tags and attributes of ordinary documents stay, scripts, styles, event handlers and
+    javascript: links go."""
+    parser = markdown_parser()
+    tokens = parser.parse(text)
+    html = parser.renderer.render(tokens, parser.options, {})
+    raw = any(t.type == "html_block" or any(c.type == "html_inline" for c in t.children or ()) for t in tokens)
+    return _sanitised(html) if raw else html
+
+
+# MathML, as latex2mathml writes it, on top of the tags and attributes nh3 allows by default.
+MATHML = {"math", "mi", "mn", "mo", "ms", "mtext", "mspace", "mrow", "mfrac", "msqrt", "mroot", "msub", "msup",
+          "msubsup", "munder", "mover", "munderover", "mtable", "mtr", "mtd", "mstyle", "mpadded", "mphantom",
+          "menclose", "semantics", "annotation"}
+MATHML_ATTRIBUTES = {"display", "xmlns", "mathvariant", "stretchy", "fence", "form", "accent", "accentunder",
+                     "separator", "lspace", "rspace", "width", "height", "depth", "minsize", "maxsize",
+                     "columnalign", "columnspacing", "rowspacing", "displaystyle", "scriptlevel", "notation",
+                     "encoding"}
+
+
+def _sanitised(html: str) -> str:
+    import nh3
+
+    attributes = {tag: set(names) for tag, names in nh3.ALLOWED_ATTRIBUTES.items()}
+    for tag in MATHML:
+        attributes[tag] = MATHML_ATTRIBUTES
+    for tag in ("th", "td"):  # a table's column alignment
+        attributes.setdefault(tag, set()).add("style")
+    for tag in ("code", "pre", "span", "div"):
+        attributes.setdefault(tag, set()).add("class")
+    return nh3.clean(html, tags=nh3.ALLOWED_TAGS | MATHML, attributes=attributes, link_rel=None,
+                     url_schemes={"http", "https", "mailto"}, filter_style_properties={"text-align"})
 
 
 def highlight(code: str) -> str:

@@ -400,3 +400,22 @@ def test_a_traceback_on_the_pages_shows_no_path_of_the_build_machine(sample_cour
         assert files[0] == "snippets/03_inside/wrong.py", (page.name, files)  # the snippet's frame first
         assert all(f.startswith(("snippets/", "site-packages/", "python/")) for f in files), (page.name, files)
         assert "site-packages/torch/nn/modules/" in text and "in installed code" in text, page.name
+
+
+def test_raw_html_in_the_prose_is_kept_sanitised_on_the_pages(sample_course):
+    course = sample_course
+    source = course / "lectures" / "01_basics.md"
+    raw = ('<table><tr><td onclick="steal()">cell</td></tr></table>\n\nA <b>bold</b> word,<br>a break '
+           'and <img src="logo.png" alt="logo" onerror="steal()">.\n\n<script>steal()</script>\n\n')
+    text = source.read_text()
+    first = text.index("\n## ")
+    source.write_text(text[:first] + "\n\n" + raw + text[first:])
+    assert doit(course).returncode == 0
+    for page in (site_of(course) / "01_basics.html", course / "build" / "html" / "01_basics.html"):
+        html = page.read_text()
+        parse(page)  # still valid HTML5
+        assert "<td>cell</td>" in html and "<b>bold</b>" in html and "<br>" in html, page
+        assert '<img src="logo.png" alt="logo">' in html, page
+        assert "steal()" not in html and "&lt;b&gt;" not in html, page
+    handout = (course / "build" / "markdown" / "01_basics.md").read_text()
+    assert "A <b>bold</b> word,<br>a break" in handout  # Markdown keeps its HTML; its renderer sanitises it
