@@ -69,6 +69,14 @@ class OutputBudget:
         self._kept.clear()
         return (f"{keep}\n{CUT_NOTE} {self.limit:,} bytes; the full output is in {self.shown}]\n")
 
+    def cleared(self) -> None:
+        """The snippet cleared its output (clear_output): what it prints next counts from nothing again, while
+        the full output (past the limit) keeps all of it, no longer divided by outputs."""
+        if self._file is None:
+            self.used = 0
+            self._kept.clear()
+        self.whole = False
+
     def record(self, snippet: str, outputs: list) -> None:
         """Note how a finished snippet's outputs (as run_snippet holds them) divide the full output."""
         self._layout.append([snippet, [[o[0], o[2]] if isinstance(o, list) else None for o in outputs]])
@@ -147,6 +155,7 @@ class _StreamCapture(io.TextIOBase):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         if not text:
             return 0
+        _before_output(self._outputs)
         kept = text
         if self._budget is not None:  # the section's own output (not a replay's)
             self._keep_in_log(text)
@@ -196,6 +205,7 @@ class FigureSink:
         for number in pyplot.get_fignums():
             figure = pyplot.figure(number)
             if self.figures_dir is not None:
+                _before_output(outputs)
                 outputs.append(self._save(figure))
             pyplot.close(figure)
 
@@ -236,9 +246,43 @@ def _show(*args, **kwargs) -> None:
 
 
 def install_show() -> None:
+    """plt.show() and IPython's clear_output() as a notebook has them."""
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is not None:
         pyplot.show = _show
+    try:
+        import IPython.display
+        from IPython.core import display_functions
+    except ImportError:
+        return
+    IPython.display.clear_output = display_functions.clear_output = clear_output
+
+
+_clear_pending: list = []  # a clear_output(wait=True) waiting for the next output
+
+
+def clear_output(wait: bool = False) -> None:
+    """IPython.display.clear_output, as Jupyter honours it: the snippet's outputs so far are dropped, at once
+    or, with `wait`, when the next output comes (a training loop then shows only its last report)."""
+    if not _running:
+        return
+    if wait:
+        _clear_pending[:] = [True]
+    else:
+        _clear(_running[-1][1])
+
+
+def _clear(outputs: list) -> None:
+    _clear_pending.clear()
+    outputs.clear()
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, _StreamCapture) and stream._budget is not None:
+            stream._budget.cleared()
+
+
+def _before_output(outputs: list) -> None:
+    if _clear_pending:
+        _clear(outputs)
 
 
 def run_snippet(snippet: Snippet, namespace: dict, sink: FigureSink, budget: OutputBudget | None = None) -> SnippetRun:
@@ -261,15 +305,18 @@ def run_snippet(snippet: Snippet, namespace: dict, sink: FigureSink, budget: Out
             value = eval(compile(last, snippet.file, "eval"), namespace)
             if value is not None:
                 text = pretty(value)  # `<SubBackward0 at 0x...>`, sets sorted, long lists one item a line
+                _before_output(outputs)
                 outputs.append(["value", [budget.take(text) if budget is not None else text], len(text)])
     except BaseException as exc:  # the snippet's own failure, SystemExit included, is data
         sink.flush(outputs)
+        _before_output(outputs)
         outputs.append(_error(exc, snippet))
     else:
         sink.flush(outputs)
     finally:
         sys.stdout, sys.stderr = saved
         _running.pop()
+        _clear_pending.clear()  # a clear that nothing followed: the output stays, as in Jupyter
         if budget is not None:
             budget.record(snippet.name, outputs)
     seconds = time.perf_counter() - started

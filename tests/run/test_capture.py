@@ -97,3 +97,31 @@ def test_summarise_keeps_only_names_the_section_defined():
         "m": {"__module__": {"cls": "Linear", "parameters": 8, "trainable": 8, "device": "cpu"}},
         "losses": [1.0, 0.5], "counts": {"a": 1},
     }
+
+
+def test_clear_output_drops_what_the_snippet_printed_before_as_jupyter_does(sample_course):
+    from conftest import doit
+
+    source = sample_course / "lectures" / "01_basics.md"
+    source.write_text(source.read_text() + "\n## Training with a live report {#live}\n```{snippet} live.py\n```\n"
+                      "\n## Only the last report {#last}\n```{snippet} last.py\n```\n")
+    (sample_course / "snippets" / "01_basics" / "last.py").write_text(
+        "from IPython.display import clear_output\nfor step in range(1, 4):\n    clear_output(wait=True)\n"
+        "    print(f'report {step}')\nprint('finished')\n")
+    (sample_course / "snippets" / "01_basics" / "live.py").write_text(
+        "from IPython.display import clear_output\n"
+        "for step in range(1, 2000):\n"
+        "    clear_output(wait=True)\n"
+        "    print(f'step {step}: loss {1 / step:.4f}')\n"
+        "print('finished')\n"
+        "clear_output()\n"
+        "print('only this stays')\n")
+    assert doit(sample_course).returncode == 0
+    handout = (sample_course / "build" / "markdown" / "01_basics.md").read_text()
+    live = handout[handout.index("Training with a live report"):]
+    printed = live[live.index("```text\n") + 8:]
+    assert printed.startswith("only this stays\n```")  # what was printed before each clear is gone
+    last = live[live.index("Only the last report"):]
+    assert last[last.index("```text\n") + 8:].startswith("report 3\nfinished\n```")  # wait=True: at the next print
+    log = (sample_course / "build" / "logs" / "01_basics" / "live.log").read_text()
+    assert "step 1999: loss 0.0005" in log  # the log keeps all of it
