@@ -71,7 +71,10 @@ def seed_everything(seed: int, device: str = "cpu") -> None:
 
 
 # Code that seeds the random generators, and code that draws from them (new layers draw their weights).
-SEEDS = re.compile(r"\b(?:manual_seed(?:_all)?|seed|set_seed|seed_everything)\s*\(")
+# Calls that seed the global generators (a torch.Generator of one's own, `torch.Generator().manual_seed(0)` or
+# `g.manual_seed(0)`, seeds only itself, and is not one of these).
+SEEDS = re.compile(r"(?:\btorch(?:\.cuda)?\.manual_seed(?:_all)?|(?<![\w.])manual_seed|\b(?:np|numpy)\.random\.seed"
+                   r"|(?<![\w.])random\.seed|(?<![\w.])seed|\bset_seed|\bseed_everything)\s*\(")
 DRAWS_RANDOM = re.compile(
     r"\brand(?:n|int|perm)?(?:_like)?\s*\(|\b(?:normal|bernoulli|multinomial|poisson|random_split|dropout\w*"
     r"|choice|permutation|shuffle|sample)\s*\(|(?:normal|uniform|random|bernoulli|exponential|cauchy|geometric)_\s*\("

@@ -67,7 +67,7 @@ def random_state_note(lecture: Lecture, section_id: str, diff: str) -> str:
     """The note for a block of `section_id` that prints other numbers than the source showed, where the
     section's code, the code it builds on or the lecture's setup draws random numbers; "" elsewhere."""
     sections = {s.id: s for s in lecture.sections}
-    if lecture.sequential or section_id not in sections:
+    if section_id not in sections:
         return ""
     changed = [line for line in diff.splitlines() if line[:1] in "-+" and line[:3] not in ("---", "+++")]
     if not any(NUMBER.search(line) for line in changed):
@@ -78,7 +78,9 @@ def random_state_note(lecture: Lecture, section_id: str, diff: str) -> str:
     if not any(DRAWS_RANDOM.search(s.code) for s in snippets):
         return ""
     everything = [s for sec in lecture.sections for s in sec.snippets] + list(filter(None, [lecture.setup]))
-    return RANDOM_STATE_NOTE if any(SEEDS.search(s.code) for s in everything) else UNSEEDED_NOTE
+    if not any(SEEDS.search(s.code) for s in everything):
+        return UNSEEDED_NOTE
+    return "" if lecture.sequential else RANDOM_STATE_NOTE  # sequential: the source's one stream, kept
 
 
 def whole_output(result: SectionResult, store: Store) -> SectionResult:

@@ -135,9 +135,13 @@ def test_the_random_state_note_counts_the_setup_and_not_sequential_lectures(tmp_
                   setup="import numpy as np\nnp.random.seed(0)\nnoise = np.random.rand(5)\n")
     (lecture,) = load_course(tmp_path / "seeded").lectures
     assert random_state_note(lecture, "plain", NUMBERS_DIFFER) == RANDOM_STATE_NOTE
-    write_lecture(tmp_path / "in_order", "sequential: true\n", {"draw": ("", "import torch\nprint(torch.rand(2))\n")})
+    write_lecture(tmp_path / "in_order", "sequential: true\n",
+                  {"draw": ("", "import torch\ntorch.manual_seed(1)\nprint(torch.rand(2))\n")})
     (lecture,) = load_course(tmp_path / "in_order").lectures
     assert random_state_note(lecture, "draw", NUMBERS_DIFFER) == ""  # the build keeps the source's stream
+    write_lecture(tmp_path / "unseeded_stream", "sequential: true\n", {"draw": ("", "import torch\nprint(torch.rand(2))\n")})
+    (lecture,) = load_course(tmp_path / "unseeded_stream").lectures
+    assert random_state_note(lecture, "draw", NUMBERS_DIFFER) == UNSEEDED_NOTE  # a stream no run can repeat
 
 
 def run_snippet(code: str, budget=None, figures: Path | None = None):

@@ -413,3 +413,18 @@ def test_the_files_a_notebook_reads_beside_it_come_along_and_are_read_as_beside_
     again = doit(course)
     assert "runs (changed: data/names.txt)" in again.stderr and "1 barbara" in (
         course / "build" / "markdown" / "reads.md").read_text()
+
+
+def test_a_generator_of_its_own_is_no_seed_and_unseeded_draws_get_their_note(tmp_path):
+    course = new_course(tmp_path)
+    cells = [v4.new_code_cell("import torch\ng = torch.Generator().manual_seed(0)\nprint(torch.rand(2, generator=g).shape)"),
+             v4.new_markdown_cell("Numbers from the global generator, which nothing seeded."),
+             v4.new_code_cell("print(torch.randn(3))", outputs=[
+                 v4.new_output("stream", name="stdout", text="tensor([ 0.1000, -0.2000,  0.3000])\n")])]
+    nbformat.write(v4.new_notebook(cells=cells), tmp_path / "gen.ipynb")
+    done = import_(course, tmp_path / "gen.ipynb", "--name", "gen")
+    assert done.returncode == 0, done.stderr
+    assert "sequential" not in (course / "lectures" / "gen.md").read_text()  # it does not seed its generators once
+    assert doit(course).returncode == 0
+    report = (course / "build" / "claims" / "gen.txt").read_text()
+    assert "the source sets no seed" in report
