@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lecturebuild.importer import dataflow
-from lecturebuild.importer.read import Block, worth_keeping
+from lecturebuild.importer.read import BANNER, Block, worth_keeping
 from lecturebuild.prelude import DRAWS_RANDOM, SEEDS
 
 
@@ -83,6 +83,9 @@ def _reserved(imported: set[str]):
 def plan_sections(blocks: list[Block], fallback_title: str) -> tuple[str, list, str, list[DraftSection]]:
     """(title, intro prose, setup code, sections) by the rules in the module's docstring."""
     title = fallback_title
+    opening = next((k for k, b in enumerate(blocks) if b.kind == "code"), len(blocks))
+    blocks = [Block("prose", f"> **{b.text}**", b.line, where=b.where)  # a warning about the notebook: a quote
+              if b.kind == "heading" and k < opening and BANNER.match(b.text) else b for k, b in enumerate(blocks)]
     first = next((k for k, b in enumerate(blocks) if b.kind in ("heading", "code")), None)
     if first is not None and blocks[first].kind == "heading" and blocks[first].level == 1:
         title, blocks = blocks[first].text, blocks[:first] + blocks[first + 1:]  # prose before it: the intro

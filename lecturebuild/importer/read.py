@@ -15,6 +15,9 @@ from pathlib import Path
 from lecturebuild.errors import ImportProblem
 from lecturebuild.importer.fences import join_continuation, parses, split_code_and_output
 
+# The opening of a banner about the notebook rather than the lecture ("Warning: ...", "Note: run this on a GPU").
+BANNER = re.compile(r"^\W*(?:warning|caution|attention|important|note|notice|tip|disclaimer|deprecated|outdated|"
+                    r"update[sd]?|todo|nb)\b\W", re.IGNORECASE)
 CODE_INFOS = {"", "python", "py", "python3", "ipython", "ipython3"}
 
 

@@ -12,7 +12,7 @@ from lecturebuild.course.load import LECTURE_NAME
 from lecturebuild.errors import ImportProblem
 from lecturebuild.importer.beside import found_beside
 from lecturebuild.importer.plan import identifier, infer_needs, notebook_seed, one_random_stream, plan_sections
-from lecturebuild.importer.read import Block, has_code, read_blocks
+from lecturebuild.importer.read import BANNER, Block, has_code, read_blocks
 
 # ----------------------------------------------------------------------------------------------
 # From blocks to a lecture
@@ -93,7 +93,7 @@ def import_lecture(source: Path, course: Path, name: str | None = None, fmt: str
     summary = (_summary(intro) or _summary([b for s in sections for b in s.blocks if isinstance(b, str)])
                or f"Imported from {source.name}.")
     order = _order_of(lecture_path) if lecture_path.exists() else None  # a replaced lecture keeps its place
-    front = {"title": title, "order": order or _next_order(existing), "summary": summary}
+    front = {"title": without_math(title), "order": order or _next_order(existing), "summary": summary}
     if setup.strip():
         front["setup"] = "setup.py"
     if seed is not None:
@@ -207,10 +207,19 @@ def _summary(intro: list) -> str:
         plain = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # links and images keep their text
         plain = re.sub(r"<[^>]+>", "", plain)  # raw HTML, which the index would show as text
         plain = re.sub(r"(?<![\w\\])[*_]+|[*_]+(?!\w)|`+", "", " ".join(plain.split()))
+        plain = without_math(plain)
         sentence = re.split(r"(?<=[.!?])\s", plain.strip(), maxsplit=1)[0]
+        if BANNER.match(sentence) or sentence.endswith(":"):
+            continue  # a warning or a note about the notebook, or the line that introduces a list
         if re.search(r"[A-Za-z]{2}", sentence):
             return sentence[:300]
     return ""
+
+
+
+def without_math(text: str) -> str:
+    """`$x_t$` as x_t: a title or summary is shown as plain text, where LaTeX would stay raw."""
+    return re.sub(r"\$([^$]+)\$", lambda m: re.sub(r"\\([A-Za-z]+)|[{}^\\]", r"\1", m.group(1)), text)
 
 
 def _next_order(existing: list[Path]) -> int:

@@ -428,3 +428,18 @@ def test_a_generator_of_its_own_is_no_seed_and_unseeded_draws_get_their_note(tmp
     assert doit(course).returncode == 0
     report = (course / "build" / "claims" / "gen.txt").read_text()
     assert "the source sets no seed" in report
+
+
+def test_a_warning_banner_a_list_introduction_and_math_do_not_make_weak_metadata(tmp_path):
+    course = new_course(tmp_path)
+    cells = [v4.new_markdown_cell("# Warning: this notebook needs a GPU to run fast"),
+             v4.new_markdown_cell("# Gates of the $\\sigma$ LSTM\n\nPackages that are being used in this notebook:\n\n"
+                                  "- torch\n- numpy\n\nThe gates decide what the cell state $c_t$ keeps. More follows."),
+             v4.new_code_cell("import torch\nprint(torch.sigmoid(torch.zeros(1)))")]
+    nbformat.write(v4.new_notebook(cells=cells), tmp_path / "gates.ipynb")
+    assert import_(course, tmp_path / "gates.ipynb", "--name", "gates").returncode == 0
+    lecture = (course / "lectures" / "gates.md").read_text()
+    assert "title: Gates of the sigma LSTM\n" in lecture
+    assert "summary: The gates decide what the cell state c_t keeps.\n" in lecture
+    assert "> **Warning: this notebook needs a GPU to run fast**" in lecture  # kept, as a quote
+    assert doit(course).returncode == 0
