@@ -150,7 +150,7 @@ def test_a_sphinx_gallery_script_keeps_every_block_and_its_rest_becomes_markdown
     lecture = (course / "lectures" / "fit.md").read_text()
     assert "title: Fitting a line with autograd" in lecture
     assert "sequential: true" in lecture
-    assert "summary: This tutorial fits $y = w x + b$ to noisy points" in lecture
+    assert "summary: This tutorial fits y = w x + b to noisy points" in lecture
     for heading in ("## Data {#data}", "## Parameters by hand {#", "## The same with nn.Linear {#"):
         assert heading in lecture, lecture
     assert "> **Note**" in lecture and "```text\nx = torch.linspace(-1, 1, n)\n" in lecture
