@@ -443,3 +443,20 @@ def test_a_warning_banner_a_list_introduction_and_math_do_not_make_weak_metadata
     assert "summary: The gates decide what the cell state c_t keeps.\n" in lecture
     assert "> **Warning: this notebook needs a GPU to run fast**" in lecture  # kept, as a quote
     assert doit(course).returncode == 0
+
+
+def test_a_failing_cell_fails_its_section_and_the_claims_of_the_others_are_still_reported(tmp_path):
+    course = new_course(tmp_path)
+    cells = [v4.new_code_cell("import torch\nprint(torch.ones(2).sum())",
+                              outputs=[v4.new_output("stream", name="stdout", text="tensor(2.)\n")]),
+             v4.new_markdown_cell("Then a cell that fails."),
+             v4.new_code_cell("print(undefined_name)"),
+             v4.new_markdown_cell("And one after it."),
+             v4.new_code_cell("print(3 * 3)", outputs=[v4.new_output("stream", name="stdout", text="10\n")])]
+    nbformat.write(v4.new_notebook(cells=cells), tmp_path / "fails.ipynb")
+    assert import_(course, tmp_path / "fails.ipynb", "--name", "fails").returncode == 0
+    build = doit(course)
+    assert build.returncode != 0
+    assert "FAILED fails.md: section 'then_a_cell_that_fails': NameError" in build.stderr
+    report = (course / "build" / "claims" / "fails.txt").read_text()
+    assert report.startswith("fails: 1 of 2 code blocks print otherwise") and "-10\n+9" in report
