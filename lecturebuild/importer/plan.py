@@ -136,7 +136,7 @@ def _without_headings(blocks: list[Block], setup: str, taken: set[str], reserved
     intro: list = []
     sections: list[DraftSection] = []
     prose: list[str] = []
-    first = next((k for k, b in enumerate(blocks) if b.kind == "code" and worth_keeping(b.text)), len(blocks))
+    first = next((k for k, b in enumerate(blocks) if b.kind == "code"), len(blocks))  # its imports: the setup
     talks = any(b.kind == "prose" for b in blocks[first + 1:])  # prose between the cells, or none at all
     for index, block in enumerate(blocks):
         if block.kind == "prose":

@@ -16,8 +16,8 @@ from lecturebuild.errors import ImportProblem
 from lecturebuild.importer.fences import join_continuation, parses, split_code_and_output
 
 # The opening of a banner about the notebook rather than the lecture ("Warning: ...", "Note: run this on a GPU").
-BANNER = re.compile(r"^\W*(?:warning|caution|attention|important|note|notice|tip|disclaimer|deprecated|outdated|"
-                    r"update[sd]?|todo|nb)\b\W", re.IGNORECASE)
+BANNER = re.compile(r"^\W*(?:warning|caution|disclaimer|deprecated|outdated|note|notice)\s*(?:[:!\u2014\u2013-]|$)"
+                    r"|^\s*(?:\u26a0|\U0001f6a7|\u2757)", re.IGNORECASE)
 CODE_INFOS = {"", "python", "py", "python3", "ipython", "ipython3"}
 
 
@@ -395,7 +395,9 @@ def _markdown_blocks(text: str, first_line: int, markdown_fences: bool) -> list[
 
 
 def _clean_title(title: str) -> str:
-    title = re.sub(r"[*_`]+", "", title)
+    """A heading's text without its emphasis and code marks (but math, `$\\alpha_{ij}$`, as it is)."""
+    parts = re.split(r"(\$[^$]+\$)", title)
+    title = "".join(part if part.startswith("$") else re.sub(r"[*_`]+", "", part) for part in parts)
     return re.sub(r"\s+", " ", title).strip()
 
 

@@ -48,7 +48,7 @@ def import_lecture(source: Path, course: Path, name: str | None = None, fmt: str
     notes = infer_needs(sections, setup)
     if not any(b.kind == "heading" for b in blocks) and len(sections) > 1:
         notes.append(f"the source has no headings: it became {len(sections)} sections, one at each stretch of prose "
-                     "before code (or each code cell), so that a failing cell fails only its own section")
+                     "before code (or each code cell), so that a failing cell no longer holds back the whole lecture")
     comments = sum(1 for s in sections for b in s.blocks if isinstance(b, Block) and not has_code(b.text))
     if comments:
         notes.append(f"kept {comments} code cell{'s' * (comments != 1)} that hold{'s' * (comments == 1)} only "
@@ -217,9 +217,18 @@ def _summary(intro: list) -> str:
 
 
 
+GREEK = dict(zip("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau upsilon "
+                 "phi chi psi omega".split(), "αβγδεζηθικλμνξπρστυφχψω"))
+
+
 def without_math(text: str) -> str:
-    """`$x_t$` as x_t: a title or summary is shown as plain text, where LaTeX would stay raw."""
-    return re.sub(r"\$([^$]+)\$", lambda m: re.sub(r"\\([A-Za-z]+)|[{}^\\]", r"\1", m.group(1)), text)
+    """`$x_t$` as x_t, `$\\alpha_{ij}$` as α_ij, `$x^2$` as x^2: a title or summary is shown as plain text, where
+    LaTeX would stay raw."""
+    def plain(match: re.Match) -> str:
+        tex = re.sub(r"\\([A-Za-z]+)\s*", lambda m: GREEK.get(m.group(1), m.group(1)), match.group(1))
+        return re.sub(r"[{}\\]", "", tex)
+
+    return re.sub(r"\$([^$]+)\$", plain, text)
 
 
 def _next_order(existing: list[Path]) -> int:

@@ -432,14 +432,14 @@ def test_a_generator_of_its_own_is_no_seed_and_unseeded_draws_get_their_note(tmp
 
 def test_a_warning_banner_a_list_introduction_and_math_do_not_make_weak_metadata(tmp_path):
     course = new_course(tmp_path)
-    cells = [v4.new_markdown_cell("# Warning: this notebook needs a GPU to run fast"),
+    cells = [v4.new_markdown_cell("# Warning: this notebook needs a GPU to run fast"),  # a banner, not the title
              v4.new_markdown_cell("# Gates of the $\\sigma$ LSTM\n\nPackages that are being used in this notebook:\n\n"
                                   "- torch\n- numpy\n\nThe gates decide what the cell state $c_t$ keeps. More follows."),
              v4.new_code_cell("import torch\nprint(torch.sigmoid(torch.zeros(1)))")]
     nbformat.write(v4.new_notebook(cells=cells), tmp_path / "gates.ipynb")
     assert import_(course, tmp_path / "gates.ipynb", "--name", "gates").returncode == 0
     lecture = (course / "lectures" / "gates.md").read_text()
-    assert "title: Gates of the sigma LSTM\n" in lecture
+    assert "title: Gates of the σ LSTM\n" in lecture
     assert "summary: The gates decide what the cell state c_t keeps.\n" in lecture
     assert "> **Warning: this notebook needs a GPU to run fast**" in lecture  # kept, as a quote
     assert doit(course).returncode == 0
@@ -460,3 +460,22 @@ def test_a_failing_cell_fails_its_section_and_the_claims_of_the_others_are_still
     assert "FAILED fails.md: section 'then_a_cell_that_fails': NameError" in build.stderr
     report = (course / "build" / "claims" / "fails.txt").read_text()
     assert report.startswith("fails: 1 of 2 code blocks print otherwise") and "-10\n+9" in report
+
+
+
+def test_a_title_that_starts_like_a_banner_word_is_still_the_title(tmp_path):
+    course = new_course(tmp_path)
+    for name, heading in (("t1", "Attention Is All You Need"), ("t2", "Important results on $x^2$ and $\\alpha_{ij}$"),
+                          ("t3", "Notes on RNNs")):
+        cells = [v4.new_markdown_cell(f"# {heading}\n\nWe read the data first."),
+                 v4.new_code_cell("import torch"),
+                 v4.new_markdown_cell("Now we sum a tensor."),
+                 v4.new_code_cell("print(torch.ones(3).sum())")]
+        nbformat.write(v4.new_notebook(cells=cells), tmp_path / f"{name}.ipynb")
+        assert import_(course, tmp_path / f"{name}.ipynb", "--name", name).returncode == 0
+    lectures = {name: (course / "lectures" / f"{name}.md").read_text() for name in ("t1", "t2", "t3")}
+    assert "title: Attention Is All You Need\n" in lectures["t1"]
+    assert "title: Important results on x^2 and α_ij\n" in lectures["t2"]
+    assert "title: Notes on RNNs\n" in lectures["t3"]
+    # the prose after the imports-only first cell titles the section of the code it introduces
+    assert "## Now we sum a tensor {#now_we_sum_a_tensor}" in lectures["t1"] and "Getting started" not in lectures["t1"]
