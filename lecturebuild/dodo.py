@@ -8,6 +8,7 @@ Loading it validates the course (reporting every problem before anything runs) a
 """
 
 import os
+import sys
 from pathlib import Path
 
 from doit import get_var
@@ -20,6 +21,10 @@ __all__ = ["DOIT_CONFIG", "task_execute", "task_markdown", "task_html", "task_no
 
 # The course to build: the folder doit runs in (the dodo.py's), or another one with `doit course=PATH`.
 ROOT = Path(get_var("course") or os.getcwd()).resolve()
+if not ROOT.is_dir():
+    print(f"lecturebuild: course={get_var('course')}: no such folder; name the course's folder "
+          "(the one with course.yml)", file=sys.stderr)
+    raise SystemExit(2)
 os.chdir(ROOT)  # messages then name files relative to the course
 DOIT_CONFIG = report.doit_config(ROOT)
 COURSE = options.load_or_exit(ROOT)

@@ -122,3 +122,16 @@ def test_each_result_records_the_lecturebuild_that_ran_it_with_the_commit_of_thi
     assert result["device"]["commit"] == expected
     footer = f"Built with lecturebuild {lecturebuild.__version__}" + (f" (commit {expected[:12]})" if expected else "")
     assert footer in (course / "build" / "site" / "index.html").read_text()
+
+
+def test_a_bad_jobs_value_or_a_missing_course_folder_is_one_line_not_a_traceback(tmp_path):
+    from conftest import SAMPLE
+
+    course = tmp_path / "course"
+    shutil.copytree(SAMPLE, course)
+    for args, said in ((["jobs=abc"], "lecturebuild: jobs='abc': say how many sections run at once"),
+                       ([f"course={tmp_path / 'nowhere'}"], "no such folder")):
+        result = subprocess.run([sys.executable, "-m", "doit", "-f", str(REPO / "dodo.py"), *args], cwd=course,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2 and said in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr

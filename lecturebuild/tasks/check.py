@@ -23,6 +23,7 @@ def check_tasks(course: Course, build: Path):
            "with the outputs (check:<lecture> for one lecture)"}
     for lecture in course.lectures:
         yield {"basename": "check", "name": lecture.name, "task_dep": [f"execute:{lecture.name}"], "verbosity": 2,
+               "doc": f"compare {lecture.name} with its accepted snapshot, and its prose with its outputs",
                "actions": [(check_action, [course, lecture.name, str(build)])]}
 
 
@@ -32,6 +33,7 @@ def accept_tasks(course: Course, build: Path):
            "snapshots/<device>/ (accept:<lecture> for one lecture); review the diff, then commit it"}
     for lecture in course.lectures:
         yield {"basename": "accept", "name": lecture.name, "task_dep": [f"execute:{lecture.name}"], "verbosity": 2,
+               "doc": f"accept the current outputs of {lecture.name} as its snapshot",
                "actions": [(accept_action, [course, lecture.name, str(build)])]}
 
 

@@ -39,7 +39,12 @@ def requested_jobs(device: str) -> int:
     """Sections run at once: `doit jobs=N`, else $LECTUREBUILD_JOBS, else every core on CPU and one on a GPU."""
     value = get_var("jobs") or os.environ.get("LECTUREBUILD_JOBS")
     if value:
-        return max(1, int(value))
+        try:
+            return max(1, int(value))
+        except ValueError:
+            print(f"lecturebuild: jobs={value!r}: say how many sections run at once, a whole number (jobs=4)",
+                  file=sys.stderr)
+            raise SystemExit(2) from None
     return 1 if device == "cuda" else (os.cpu_count() or 1)
 
 
