@@ -83,6 +83,7 @@ class Site:
     downloads: tuple[Download, ...] = ()
     report: tuple[ReportRow, ...] = ()
     last_run: str = ""  # when the build the report's cache status describes finished
+    unbuilt: str = ""  # on the page of a lecture that has never been built: why
 
     @property
     def total_seconds(self) -> float:
@@ -141,6 +142,16 @@ def write_lecture_page(view: LectureView, store: Store, site_dir: Path) -> Path:
 
 # ----------------------------------------------------------------------------------------------
 # The pages about the whole course
+
+
+def write_unbuilt_page(course: Course, lecture_name: str, why: str, site_dir: Path) -> Path:
+    """The page of a lecture that has no page yet (its sections never all ran well, or it failed to render):
+    the navigation of every other page links it, and it says why there is nothing to read yet."""
+    site = _site(course, {}, f"{lecture_name}.html", unbuilt=why)
+    target = site_dir / f"{lecture_name}.html"
+    write_atomic(target, render_template(course.root, "site/unbuilt.html.j2",
+                                         {"course": course, "site": site, "lecture": course.lecture(lecture_name)}))
+    return target
 
 
 def write_course_pages(course: Course, views: list[LectureView], results: dict[str, dict[str, SectionResult]],

@@ -12,7 +12,7 @@ from pathlib import Path
 from doit.exceptions import TaskFailed
 from doit.tools import config_changed
 
-from lecturebuild.errors import say
+from lecturebuild.errors import LectureBuildError, say
 from lecturebuild.model import Course, Lecture, SectionResult
 from lecturebuild.render.formats import (
     FORMATS,
@@ -66,9 +66,25 @@ def render_action(course: Course, name: str, fmt: str, build: str) -> bool | Tas
     lecture = course.lecture(name)
     results = good_results(store, lecture, WHAT.get(fmt, fmt))
     if isinstance(results, TaskFailed):
+        if fmt == "site":
+            _page_or_placeholder(course, lecture, store, "some of its sections have no good run")
         return results
-    render_lecture(course, lecture, FORMATS[fmt], store, results)
+    try:
+        render_lecture(course, lecture, FORMATS[fmt], store, results)
+    except LectureBuildError:
+        if fmt == "site":
+            _page_or_placeholder(course, lecture, store, "its page could not be rendered")
+        raise
     return True
+
+
+def _page_or_placeholder(course: Course, lecture: Lecture, store: Store, why: str) -> None:
+    """A lecture without a site page gets one that says why it is empty: the other pages link it. One that
+    has a page keeps it."""
+    from lecturebuild.render.site import write_unbuilt_page
+
+    if not FORMATS["site"].target(store.build, lecture.name).exists():
+        write_unbuilt_page(course, lecture.name, why, store.build / "site")
 
 
 def site_tasks(course: Course):
@@ -106,7 +122,7 @@ def site_course_action(course: Course, build: str) -> bool | TaskFailed:
     if failed:
         message = ("lecturebuild: the site's index, report and search are up to date, but "
                    + ", ".join(lec.source.name for lec in failed) + " kept its previous page and search "
-                   "entries: some of its sections have no good run")
+                   "entries (or, never built, a page saying so): some of its sections have no good run")
         say(message)
         return TaskFailed(message)
     return True

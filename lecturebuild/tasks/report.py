@@ -113,7 +113,11 @@ def doit_config(root: Path) -> dict:
 
 
 COURSE_PAGES = "site:course"
-CLAIMS = "claims:"
+
+
+def _done_anyway(name: str) -> bool:
+    """Tasks whose action runs even where a lecture's sections failed (it copes with that itself)."""
+    return name.startswith(("site:", "claims:"))
 
 
 class BuildReporter(ConsoleReporter):
@@ -126,15 +130,16 @@ class BuildReporter(ConsoleReporter):
     def complete_run(self):
         for result in self.failures:
             task = result["task"]
-            if (task.name == COURSE_PAGES or task.name.startswith(CLAIMS)) and not task.executed:
-                # doit skips the course pages and a lecture's claims report when its sections failed; bring the
-                # others' parts up to date anyway, and report the claims of the sections that ran.
+            if _done_anyway(task.name) and not task.executed:
+                # doit skips the course pages, a lecture's page and its claims report when its sections failed:
+                # bring the others' parts up to date anyway, give a lecture never built a page saying so (the
+                # others link it), and report the claims of the sections that ran.
                 action = task.actions[0]
                 action.py_callable(*action.args, **action.kwargs)
         super().complete_run()
         failed = [r for r in self.failures if r["task"].executed]  # not those skipped for a failed dependency
         held = [r for r in self.failures if not r["task"].executed and r["task"].actions
-                and not (r["task"].name == COURSE_PAGES or r["task"].name.startswith(CLAIMS))]
+                and not _done_anyway(r["task"].name)]
         if failed:
             count = len(failed)
             self.write(f"\nlecturebuild: {count} task{'s' if count != 1 else ''} failed"

@@ -419,3 +419,22 @@ def test_raw_html_in_the_prose_is_kept_sanitised_on_the_pages(sample_course):
         assert "steal()" not in html and "&lt;b&gt;" not in html, page
     handout = (course / "build" / "markdown" / "01_basics.md").read_text()
     assert "A <b>bold</b> word,<br>a break" in handout  # Markdown keeps its HTML; its renderer sanitises it
+
+
+def test_a_new_lecture_that_fails_gets_a_page_saying_so_and_no_link_is_dead(sample_course):
+    course = sample_course
+    assert doit(course).returncode == 0
+    add_lecture(course, "03_broken", "Broken at first", 3)
+    (course / "snippets" / "03_broken" / "count.py").write_text("print(1 / 0)\n")
+    assert doit(course).returncode != 0
+    site = site_of(course)
+    placeholder = (site / "03_broken.html").read_text()
+    assert "Broken at first" in placeholder and "has not been built yet" in placeholder
+    parse(site / "03_broken.html")
+    for page in pages(site):  # every link between the site's pages leads to a page
+        for target in re.findall(r'href="([\w-]+\.html)"', page.read_text()):
+            assert (site / target).is_file(), (page.name, target)
+    (course / "snippets" / "03_broken" / "count.py").write_text("print(sum(range(4)))\n")
+    assert doit(course).returncode == 0
+    page = (site / "03_broken.html").read_text()
+    assert "has not been built yet" not in page and "Counting" in page
