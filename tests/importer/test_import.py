@@ -413,6 +413,9 @@ def test_the_files_a_notebook_reads_beside_it_come_along_and_are_read_as_beside_
     again = doit(course)
     assert "runs (changed: data/names.txt)" in again.stderr and "1 barbara" in (
         course / "build" / "markdown" / "reads.md").read_text()
+    fresh = doit(course, "reproduce")  # the notebook finds its module and files in a fresh kernel too
+    assert fresh.returncode == 0 and "the notebook reproduces its outputs in a fresh kernel" in fresh.stderr, \
+        fresh.stdout + fresh.stderr
 
 
 def test_a_generator_of_its_own_is_no_seed_and_unseeded_draws_get_their_note(tmp_path):
