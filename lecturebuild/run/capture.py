@@ -347,7 +347,7 @@ def _error(exc: BaseException, snippet: Snippet) -> Error:
     text = _readable(frames, _course_root(snippet)) if frames else ""
     text = ("Traceback (most recent call last):\n" + text if text else "") + "".join(
         traceback.format_exception_only(type(exc), exc))
-    expected = bool(snippet.raises) and snippet.raises in {c.__name__ for c in type(exc).__mro__}
+    expected = bool(snippet.raises) and raises_match(snippet.raises, type(exc))
     return Error(ename=type(exc).__name__, evalue=str(exc), traceback=text, file=file, line=line,
                  expected=expected)
 
@@ -396,6 +396,13 @@ def _readable(frames: list, root: str) -> str:
             lines.extend(traceback.format_list([frame]))
     flush()
     return "".join(lines)
+
+
+def raises_match(name: str, cls: type) -> bool:
+    """Whether `:raises: name` names `cls` or a class it derives from, by its name or dotted as the code
+    imports it (`JSONDecodeError`, `json.JSONDecodeError`, `torch.cuda.OutOfMemoryError`)."""
+    last = name.rsplit(".", 1)[-1]
+    return any(c.__name__ == last for c in cls.__mro__)
 
 
 def summarise(namespace: dict, before: dict[str, Any]) -> dict[str, Any]:

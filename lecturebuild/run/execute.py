@@ -177,9 +177,12 @@ def failure_messages(lecture: Lecture, results: dict[str, SectionResult | None],
         elif result.failure:
             messages.append(f"FAILED {where}: {result.failure}")
         else:
+            marked = {s.file: s.raises for section in lecture.sections for s in section.snippets if s.raises}
             for error in result.errors:
                 if not error.expected:
                     hint = GPU_MEMORY_HINT if error.ename in ("OutOfMemoryError", "CudaOutOfMemoryError") else ""
+                    if error.file in marked:
+                        hint += f"\n    (its snippet is marked `:raises: {marked[error.file]}`, which it did not raise)"
                     messages.append(f"FAILED {where}: {error.ename} at {error.location}: {error.evalue}{hint}\n"
                                     + _indent(error.traceback))
     return messages

@@ -125,3 +125,17 @@ def test_clear_output_drops_what_the_snippet_printed_before_as_jupyter_does(samp
     assert last[last.index("```text\n") + 8:].startswith("report 3\nfinished\n```")  # wait=True: at the next print
     log = (sample_course / "build" / "logs" / "01_basics" / "live.log").read_text()
     assert "step 1999: loss 0.0005" in log  # the log keeps all of it
+
+
+def test_a_dotted_raises_matches_and_a_wrong_one_says_what_was_expected(sample_course):
+    from conftest import doit
+
+    source = sample_course / "lectures" / "01_basics.md"
+    source.write_text(source.read_text() + "\n## Bad JSON {#bad_json}\n```{snippet} bad_json.py\n:raises: json.JSONDecodeError\n```\n"
+                      "\n## Wrong error {#wrong}\n```{snippet} wrong.py\n:raises: KeyError\n```\n")
+    (sample_course / "snippets" / "01_basics" / "bad_json.py").write_text("import json\njson.loads('{')\n")
+    (sample_course / "snippets" / "01_basics" / "wrong.py").write_text("[][1]\n")
+    result = doit(sample_course)
+    assert "section 'bad_json'" not in result.stderr  # the dotted name matched
+    assert "FAILED 01_basics.md: section 'wrong': IndexError at snippets/01_basics/wrong.py:1" in result.stderr
+    assert "(its snippet is marked `:raises: KeyError`, which it did not raise)" in result.stderr
