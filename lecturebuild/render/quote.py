@@ -127,13 +127,14 @@ def check_prose(source: Path, prose: Prose, section_ids: Iterable[str]) -> list[
         return []  # no Jinja syntax at all: nothing to check
     try:
         ast = ENVIRONMENT.parse(prose.text)
+        undeclared = meta.find_undeclared_variables(ast)  # compiles it: an unknown filter is found here
     except TemplateSyntaxError as exc:
         return [Problem(source, prose.line + (exc.lineno or 1) - 1, f"template error in the prose: {exc.message}")]
     known = set(section_ids)
     problems = [Problem(source, prose.line + node.lineno - 1, "{% include %}, {% import %} and {% extends %} are not "
                         "available in prose, which only quotes values; layout belongs in templates/")
                 for node in ast.find_all(NOT_IN_PROSE)]
-    for name in sorted(meta.find_undeclared_variables(ast) - known):
+    for name in sorted(undeclared - known):
         line = prose.line + _line_of(prose.text, name)
         problems.append(Problem(source, line, f"unknown section {name!r} in a quoted value; the sections with "
                                 f"code are: {', '.join(sorted(known)) or 'none'}"))

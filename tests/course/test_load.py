@@ -214,3 +214,20 @@ def test_slide_blocks_that_would_show_as_code_or_in_the_handout_are_errors(tmp_p
         "lec.md:19: this {slide} block is not placed: it is indented four spaces or more (in a list item, say), so "
         "Markdown reads it as text; it would show as text in the handout and on no slide",
         "lec.md:22: code fence is never closed"]
+
+
+def test_an_unknown_filter_in_the_prose_or_a_template_is_a_problem_with_its_line(sample_course):
+    from conftest import doit
+
+    source = sample_course / "lectures" / "01_basics.md"
+    lines = source.read_text().splitlines()
+    at = lines.index("The model has {{ model.params | thousands }} parameters.")
+    lines[at] = "The model has {{ model.params | nofilter }} parameters."
+    source.write_text("\n".join(lines) + "\n")
+    override = sample_course / "templates" / "markdown" / "lecture.md.j2"
+    override.parent.mkdir(parents=True)
+    override.write_text('{% extends "base.j2" %}\n{% block heading %}\n{{ item.title | nofilt }}\n{% endblock %}\n')
+    result = doit(sample_course)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"lectures/01_basics.md:{at + 1}: template error in the prose: No filter named 'nofilter'" in result.stderr
+    assert "lecture.md.j2:3: template error: No filter named 'nofilt'" in result.stderr
