@@ -19,22 +19,26 @@ from lecturebuild.tasks.report import report, reported
 
 def check_tasks(course: Course, build: Path):
     """`doit check`, or `doit check:<lecture>` for one: each lecture after its sections ran."""
-    yield {"basename": "check", "name": None, "doc": "compare the outputs with the accepted snapshots, and the prose "
-           "with the outputs (check:<lecture> for one lecture)"}
-    for lecture in course.lectures:
-        yield {"basename": "check", "name": lecture.name, "task_dep": [f"execute:{lecture.name}"], "verbosity": 2,
-               "doc": f"compare {lecture.name} with its accepted snapshot, and its prose with its outputs",
-               "actions": [(check_action, [course, lecture.name, str(build)])]}
+    yield from _per_lecture("check", check_action, course, build,
+                            "compare the outputs with the accepted snapshots, and the prose with the outputs "
+                            "(check:<lecture> for one lecture)",
+                            "compare {} with its accepted snapshot, and its prose with its outputs")
 
 
 def accept_tasks(course: Course, build: Path):
     """`doit accept`, or `doit accept:<lecture>`: only that lecture's snapshot is written."""
-    yield {"basename": "accept", "name": None, "doc": "accept the current outputs as the snapshots in "
-           "snapshots/<device>/ (accept:<lecture> for one lecture); review the diff, then commit it"}
+    yield from _per_lecture("accept", accept_action, course, build,
+                            "accept the current outputs as the snapshots in snapshots/<device>/ "
+                            "(accept:<lecture> for one lecture); review the diff, then commit it",
+                            "accept the current outputs of {} as its snapshot")
+
+
+def _per_lecture(basename: str, action, course: Course, build: Path, doc: str, lecture_doc: str):
+    """A task per lecture, each after that lecture's sections ran, under one name for them all."""
+    yield {"basename": basename, "name": None, "doc": doc}
     for lecture in course.lectures:
-        yield {"basename": "accept", "name": lecture.name, "task_dep": [f"execute:{lecture.name}"], "verbosity": 2,
-               "doc": f"accept the current outputs of {lecture.name} as its snapshot",
-               "actions": [(accept_action, [course, lecture.name, str(build)])]}
+        yield {"basename": basename, "name": lecture.name, "task_dep": [f"execute:{lecture.name}"], "verbosity": 2,
+               "doc": lecture_doc.format(lecture.name), "actions": [(action, [course, lecture.name, str(build)])]}
 
 
 @reported
